@@ -1,0 +1,472 @@
+//! The store conformance suite: every store's tests call [`store_conformance_tests!`], which
+//! expands to one test per property below, each on a fresh store.
+//!
+//! ```text
+//! async fn fresh() -> MyStore { MyStore::connect(...).await.unwrap() }
+//! fn persisted(store: &MyStore) -> Vec<u8> { /* every byte the store keeps */ }
+//! tessera_core::store_conformance_tests!(fresh, persisted);
+//! ```
+//!
+//! Functions panic on failure: they are test assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map};
+
+use crate::clock::{Clock, ManualClock, Timestamp};
+use crate::lifecycle::{Engine, LoginOptions};
+use crate::policy::Policy;
+use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
+use crate::store::{Created, Store, Updated};
+use crate::token::Token;
+use crate::Error;
+
+/// Expands to one `#[tokio::test]` per conformance property. `$fresh` is an async fn returning a
+/// new, empty store; `$persisted` a fn returning every byte the store has persisted.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:path, $persisted:path) => {
+        $crate::store_conformance_tests!(@each $fresh, $persisted;
+            create_is_insert_if_absent, record_round_trips, update_is_conditional_on_version,
+            no_resurrection_after_delete, no_lost_updates_under_64_writers,
+            revoke_all_is_linearizable_with_creates, delete_by_subject_scope,
+            list_by_subject_is_exact, purge_is_bounded_and_spares_live,
+            idle_and_absolute_expiry, rotation_happens_once_under_race,
+            logout_is_not_undone_by_in_flight_write);
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn conformance_nothing_persisted_contains_a_token() {
+            let store = std::sync::Arc::new($fresh().await);
+            $crate::conformance::nothing_persisted_contains_a_token(store, |s| $persisted(s)).await;
+        }
+    };
+    (@each $fresh:path, $persisted:path; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::conformance::$name(std::sync::Arc::new($fresh().await)).await;
+            }
+        )*
+    };
+}
+
+fn now() -> Timestamp {
+    ManualClock::default().now()
+}
+
+/// A record for `subject` with a fresh token, valid for an hour from `now`.
+pub fn sample_record(subject: Option<&str>, at: Timestamp) -> (Token, Record) {
+    let token = Token::generate().unwrap();
+    let record = Record {
+        id: token.session_id(),
+        verifier: token.verifier_hash(),
+        previous: None,
+        subject: subject.map(str::to_owned),
+        created_at: at,
+        last_seen: at,
+        idle_deadline: at.plus(Duration::from_secs(1800)),
+        absolute_deadline: at.plus(Duration::from_secs(3600)),
+        auth_time: subject.map(|_| at),
+        auth_level: 1,
+        elevation: None,
+        version: 1,
+        data: Map::new(),
+        client: ClientInfo::default(),
+    };
+    (token, record)
+}
+
+fn engine<S: Store>(store: Arc<S>, clock: Arc<ManualClock>) -> Engine<Arc<S>> {
+    Engine::builder(store)
+        .clock(clock)
+        .policy(
+            Policy::builder()
+                .idle_timeout(Duration::from_secs(60))
+                .absolute_lifetime(Duration::from_secs(600))
+                .renewal_throttle(Duration::from_secs(10))
+                .rotation_grace(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+pub async fn create_is_insert_if_absent<S: Store>(store: Arc<S>) {
+    let (_, mut record) = sample_record(Some("alice"), now());
+    record.data.insert("owner".into(), json!("first"));
+    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    let mut intruder = record.clone();
+    intruder.subject = Some("mallory".into());
+    intruder.data.insert("owner".into(), json!("second"));
+    assert_eq!(store.create(&intruder).await.unwrap(), Created::Collision);
+    let stored = store.load(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored, record, "a colliding create must not overwrite");
+    assert!(store.list_by_subject("mallory").await.unwrap().is_empty());
+}
+
+pub async fn record_round_trips<S: Store>(store: Arc<S>) {
+    let at = now();
+    let (old, mut record) = sample_record(Some("ünïcode \"subject\" 'quoted'"), at);
+    record.previous = Some(PreviousVerifier {
+        verifier: old.with_new_verifier().unwrap().verifier_hash(),
+        grace_until: at.plus(Duration::from_secs(5)),
+    });
+    record.elevation = Some(Elevation {
+        level: 2,
+        until: at.plus(Duration::from_secs(300)),
+    });
+    record.auth_level = 7;
+    record.version = 41;
+    record
+        .data
+        .insert("cart".into(), json!({"items": [1, 2, 3], "note": "ß"}));
+    record.client = ClientInfo::new(Some("Mozilla/5.0 test"), Some("192.0.2.9".parse().unwrap()));
+    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(store.load(&record.id).await.unwrap(), Some(record.clone()));
+    let (_, anonymous) = sample_record(None, at);
+    assert_eq!(store.create(&anonymous).await.unwrap(), Created::Inserted);
+    assert_eq!(store.load(&anonymous.id).await.unwrap(), Some(anonymous));
+    let (_, absent) = sample_record(None, at);
+    assert_eq!(store.load(&absent.id).await.unwrap(), None);
+}
+
+pub async fn update_is_conditional_on_version<S: Store>(store: Arc<S>) {
+    let (_, record) = sample_record(Some("alice"), now());
+    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    let mut next = record.clone();
+    next.version = 2;
+    next.data.insert("k".into(), json!(1));
+    assert_eq!(
+        store.update(&next, 5).await.unwrap(),
+        Updated::VersionMismatch
+    );
+    assert_eq!(store.load(&record.id).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.update(&next, 1).await.unwrap(), Updated::Written);
+    assert_eq!(store.load(&record.id).await.unwrap(), Some(next.clone()));
+    // The same stale write again loses: version 1 is gone.
+    assert_eq!(
+        store.update(&next, 1).await.unwrap(),
+        Updated::VersionMismatch
+    );
+}
+
+pub async fn no_resurrection_after_delete<S: Store>(store: Arc<S>) {
+    let (_, record) = sample_record(Some("alice"), now());
+    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert!(store.delete(&record.id).await.unwrap());
+    assert!(!store.delete(&record.id).await.unwrap());
+    let mut late = record.clone();
+    late.version = 2;
+    assert_eq!(store.update(&late, 1).await.unwrap(), Updated::Missing);
+    assert_eq!(store.load(&record.id).await.unwrap(), None);
+    assert!(store.list_by_subject("alice").await.unwrap().is_empty());
+    let (_, never) = sample_record(None, now());
+    assert_eq!(store.update(&never, 0).await.unwrap(), Updated::Missing);
+    assert_eq!(store.load(&never.id).await.unwrap(), None);
+}
+
+pub async fn no_lost_updates_under_64_writers<S: Store>(store: Arc<S>) {
+    let (_, record) = sample_record(Some("alice"), now());
+    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    let mut tasks = Vec::new();
+    for writer in 0..64u64 {
+        let store = Arc::clone(&store);
+        let id = record.id;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let mut r = store.load(&id).await.unwrap().unwrap();
+                let expected = r.version;
+                let count = r.data.get("count").and_then(|v| v.as_u64()).unwrap_or(0);
+                r.data.insert("count".into(), json!(count + 1));
+                r.data.insert(format!("w{writer}"), json!(true));
+                r.version = expected + 1;
+                match store.update(&r, expected).await.unwrap() {
+                    Updated::Written => break,
+                    Updated::VersionMismatch => tokio::task::yield_now().await,
+                    Updated::Missing => panic!("record vanished"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let r = store.load(&record.id).await.unwrap().unwrap();
+    assert_eq!(r.data.get("count"), Some(&json!(64)), "an update was lost");
+    assert_eq!(r.version, 65);
+    for writer in 0..64 {
+        assert!(r.data.contains_key(&format!("w{writer}")));
+    }
+}
+
+pub async fn revoke_all_is_linearizable_with_creates<S: Store>(store: Arc<S>) {
+    let (_, keep) = sample_record(Some("carol"), now());
+    assert_eq!(store.create(&keep).await.unwrap(), Created::Inserted);
+    let revoke_began = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut creators = Vec::new();
+    for _ in 0..4 {
+        let (store, began, stop) = (
+            Arc::clone(&store),
+            Arc::clone(&revoke_began),
+            Arc::clone(&stop),
+        );
+        creators.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let (_, r) = sample_record(Some("carol"), now());
+                assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+                // Read after the acknowledgement: false means it was acked before revoke began.
+                acked.push((r.id, !began.load(Ordering::SeqCst)));
+                tokio::task::yield_now().await;
+            }
+            acked
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    revoke_began.store(true, Ordering::SeqCst);
+    store
+        .delete_by_subject("carol", Some(&keep.id))
+        .await
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut before = 0;
+    for c in creators {
+        for (id, acked_before_revoke) in c.await.unwrap() {
+            if acked_before_revoke {
+                before += 1;
+                assert_eq!(
+                    store.load(&id).await.unwrap(),
+                    None,
+                    "a session created before revoke-all survived it"
+                );
+            }
+        }
+    }
+    assert!(
+        before > 0,
+        "the creators made no session before revoke-all; test did not run"
+    );
+    assert!(
+        store.load(&keep.id).await.unwrap().is_some(),
+        "the excepted session must survive"
+    );
+}
+
+pub async fn delete_by_subject_scope<S: Store>(store: Arc<S>) {
+    let mut alice = Vec::new();
+    for _ in 0..5 {
+        let (_, r) = sample_record(Some("alice"), now());
+        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        alice.push(r);
+    }
+    let (_, bob) = sample_record(Some("bob"), now());
+    let (_, anon) = sample_record(None, now());
+    for r in [&bob, &anon] {
+        assert_eq!(store.create(r).await.unwrap(), Created::Inserted);
+    }
+    assert_eq!(
+        store
+            .delete_by_subject("alice", Some(&alice[2].id))
+            .await
+            .unwrap(),
+        4
+    );
+    let left = store.list_by_subject("alice").await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, alice[2].id);
+    assert!(store.load(&bob.id).await.unwrap().is_some());
+    assert!(store.load(&anon.id).await.unwrap().is_some());
+    assert_eq!(store.delete_by_subject("alice", None).await.unwrap(), 1);
+    assert_eq!(store.delete_by_subject("nobody", None).await.unwrap(), 0);
+}
+
+pub async fn list_by_subject_is_exact<S: Store>(store: Arc<S>) {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, r) = sample_record(Some("dave"), now());
+        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        ids.push(r.id);
+    }
+    for subject in ["davey", "Dave", "dave%", "%"] {
+        let (_, r) = sample_record(Some(subject), now());
+        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+    }
+    let mut listed: Vec<_> = store
+        .list_by_subject("dave")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
+    assert_eq!(store.list_by_subject("%").await.unwrap().len(), 1);
+}
+
+pub async fn purge_is_bounded_and_spares_live<S: Store>(store: Arc<S>) {
+    let at = now();
+    let mut dead = Vec::new();
+    for i in 0..5u64 {
+        let (_, mut r) = sample_record(Some("erin"), at);
+        if i % 2 == 0 {
+            r.idle_deadline = at.plus(Duration::from_secs(1)); // idle-dead
+        } else {
+            r.absolute_deadline = at.plus(Duration::from_secs(1)); // absolute-dead
+        }
+        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        dead.push(r.id);
+    }
+    let (_, live) = sample_record(Some("erin"), at);
+    assert_eq!(store.create(&live).await.unwrap(), Created::Inserted);
+    let later = at.plus(Duration::from_secs(2));
+    assert_eq!(store.purge_expired(later, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(later, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(later, 2).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(later, 2).await.unwrap(), 0);
+    for id in dead {
+        assert_eq!(store.load(&id).await.unwrap(), None);
+    }
+    assert!(store.load(&live.id).await.unwrap().is_some());
+    assert_eq!(store.list_by_subject("erin").await.unwrap().len(), 1);
+}
+
+pub async fn idle_and_absolute_expiry<S: Store>(store: Arc<S>) {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(Arc::clone(&store), Arc::clone(&clock));
+    // Idle: unused for the idle timeout → gone, and the record is deleted.
+    let idle = e
+        .login(None, "frank", LoginOptions::default())
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(59));
+    assert!(e.resolve(&idle.token).await.unwrap().is_some());
+    clock.advance(Duration::from_secs(59)); // renewed at 59 s, so alive until 119 s
+    assert!(e.resolve(&idle.token).await.unwrap().is_some());
+    clock.advance(Duration::from_secs(61));
+    assert!(e.resolve(&idle.token).await.unwrap().is_none());
+    assert_eq!(store.load(&idle.session.id()).await.unwrap(), None);
+    // Absolute: active every 30 s, still ends at 600 s.
+    let busy = e
+        .login(None, "frank", LoginOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..19 {
+        clock.advance(Duration::from_secs(30));
+        assert!(e.resolve(&busy.token).await.unwrap().is_some());
+    }
+    clock.advance(Duration::from_secs(30));
+    assert!(
+        e.resolve(&busy.token).await.unwrap().is_none(),
+        "absolute lifetime must hold"
+    );
+    assert_eq!(store.load(&busy.session.id()).await.unwrap(), None);
+}
+
+pub async fn rotation_happens_once_under_race<S: Store>(store: Arc<S>) {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(store, clock);
+    let issued = e
+        .login(None, "gina", LoginOptions::default())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (e, t) = (e.clone(), issued.token.clone());
+        tasks.push(tokio::spawn(async move { e.rotate(&t).await }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(new) => winners.push(new),
+            Err(Error::AlreadyRotated) => {}
+            Err(other) => panic!("unexpected rotation error: {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation must win");
+    let new = &winners[0].token;
+    assert!(e.resolve(new).await.unwrap().unwrap().is_current_token());
+    // The old token still works inside the grace window, as not current.
+    assert!(!e
+        .resolve(&issued.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_current_token());
+}
+
+pub async fn logout_is_not_undone_by_in_flight_write<S: Store>(store: Arc<S>) {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(Arc::clone(&store), Arc::clone(&clock));
+    let issued = e
+        .login(None, "hank", LoginOptions::default())
+        .await
+        .unwrap();
+    // A request loaded the session, then logout happened, then the request writes.
+    let in_flight = e.resolve(&issued.token).await.unwrap().unwrap();
+    e.logout(&issued.token).await.unwrap();
+    let mut map = in_flight.data().clone();
+    map.insert("late".into(), json!(true));
+    assert!(matches!(
+        e.update_data(&in_flight.id(), in_flight.version(), map)
+            .await,
+        Err(Error::NoSession)
+    ));
+    assert!(matches!(
+        e.insert(&in_flight.id(), "late", &1).await,
+        Err(Error::NoSession)
+    ));
+    clock.advance(Duration::from_secs(20)); // past the renewal throttle: resolve would write
+    assert!(e.resolve(&issued.token).await.unwrap().is_none());
+    assert_eq!(store.load(&in_flight.id()).await.unwrap(), None);
+}
+
+pub async fn nothing_persisted_contains_a_token<S: Store>(
+    store: Arc<S>,
+    persisted: impl Fn(&S) -> Vec<u8>,
+) {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(Arc::clone(&store), clock);
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    for i in 0..20 {
+        let issued = e
+            .login(None, &format!("user{i}"), LoginOptions::default())
+            .await
+            .unwrap();
+        e.insert(&issued.session.id(), "n", &i).await.unwrap();
+        let rotated = e.rotate(&issued.token).await.unwrap();
+        for t in [&issued.token, &rotated.token] {
+            let text = t.expose();
+            secrets.push(text.clone().into_bytes());
+            let raw = base64_decode(&text);
+            secrets.push(raw[..16].to_vec()); // selector
+            secrets.push(raw[16..].to_vec()); // verifier
+        }
+    }
+    let bytes = persisted(&store);
+    assert!(
+        !bytes.is_empty(),
+        "the persisted-bytes function returned nothing"
+    );
+    for s in &secrets {
+        assert!(
+            !bytes.windows(s.len()).any(|w| w == s.as_slice()),
+            "a token or part of one was persisted"
+        );
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}

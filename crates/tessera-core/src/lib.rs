@@ -1,0 +1,97 @@
+//! Tessera's session engine.
+//!
+//! Tessera keeps authenticated state across requests once an application knows who the user is.
+//! This crate holds the engine ([`Engine`]), its policy, tokens, audit events, the [`Store`]
+//! contract every backend implements, and an in-process [`MemoryStore`].
+//!
+//! ```
+//! use tessera_core::{Engine, LoginOptions, MemoryStore};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let engine = Engine::new(MemoryStore::new());
+//! let issued = engine.login(None, "alice", LoginOptions::default()).await?;
+//! // Send issued.token.expose() in a cookie; on the next request:
+//! let session = engine.resolve(&issued.token).await?.expect("live");
+//! assert_eq!(session.subject(), Some("alice"));
+//! engine.logout(&issued.token).await?;
+//! assert!(engine.resolve(&issued.token).await?.is_none());
+//! # Ok::<(), tessera_core::Error>(())
+//! # }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+pub mod event;
+pub mod lifecycle;
+pub mod memory;
+pub mod policy;
+pub mod record;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::Error;
+pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
+pub use lifecycle::{CarryOver, Engine, Issued, LoginOptions, Session};
+pub use memory::MemoryStore;
+pub use policy::{Policy, PolicyError};
+pub use record::{ClientInfo, Record};
+pub use store::{Created, Store, StoreError, Updated};
+pub use token::{SessionId, SessionRef, Token, TokenError};
+
+/// A shared store is a store: lets one store serve several engines (or a test keep a handle).
+impl<S: Store> Store for std::sync::Arc<S> {
+    fn create(
+        &self,
+        r: &Record,
+    ) -> impl std::future::Future<Output = Result<Created, StoreError>> + Send {
+        (**self).create(r)
+    }
+    fn load(
+        &self,
+        id: &SessionId,
+    ) -> impl std::future::Future<Output = Result<Option<Record>, StoreError>> + Send {
+        (**self).load(id)
+    }
+    fn update(
+        &self,
+        r: &Record,
+        expected: u64,
+    ) -> impl std::future::Future<Output = Result<Updated, StoreError>> + Send {
+        (**self).update(r, expected)
+    }
+    fn delete(
+        &self,
+        id: &SessionId,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send {
+        (**self).delete(id)
+    }
+    fn list_by_subject(
+        &self,
+        s: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<Record>, StoreError>> + Send {
+        (**self).list_by_subject(s)
+    }
+    fn delete_by_subject(
+        &self,
+        s: &str,
+        except: Option<&SessionId>,
+    ) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send {
+        (**self).delete_by_subject(s, except)
+    }
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send {
+        (**self).purge_expired(now, limit)
+    }
+}

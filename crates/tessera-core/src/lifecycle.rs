@@ -1,0 +1,747 @@
+//! The session engine: every state change of a session goes through [`Engine`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::error::Error;
+use crate::event::{EndReason, Event, EventKind, EventSink, TracingSink};
+use crate::policy::Policy;
+use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
+use crate::store::{Created, Store, Updated};
+use crate::token::{SessionId, SessionRef, Token};
+
+/// Longest subject accepted, in bytes.
+pub const MAX_SUBJECT_BYTES: usize = 256;
+/// Conditional-update retries before a data update gives up with [`Error::Conflict`].
+const MAX_CAS_RETRIES: usize = 1000;
+/// Records deleted per purge batch.
+pub const PURGE_BATCH: usize = 500;
+
+/// Which data of the pre-login session survives `login`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CarryOver {
+    /// Nothing (the default): the new session starts empty.
+    #[default]
+    Nothing,
+    /// Only these keys (for example a shopping cart).
+    Keys(Vec<String>),
+}
+
+/// Options for [`Engine::login`].
+#[derive(Debug, Clone)]
+pub struct LoginOptions {
+    /// Data carried over from the pre-login session.
+    pub carry_over: CarryOver,
+    /// Assurance level of this login (default 1).
+    pub auth_level: u32,
+    /// The client, for the session list.
+    pub client: ClientInfo,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        Self {
+            carry_over: CarryOver::Nothing,
+            auth_level: 1,
+            client: ClientInfo::default(),
+        }
+    }
+}
+
+/// A live session as of the moment it was resolved.
+#[derive(Debug, Clone)]
+pub struct Session {
+    record: Record,
+    now: Timestamp,
+    current: bool,
+}
+
+impl Session {
+    /// The session's store id (not a credential).
+    pub fn id(&self) -> SessionId {
+        self.record.id
+    }
+
+    /// The short reference for logs.
+    pub fn reference(&self) -> SessionRef {
+        self.record.id.reference()
+    }
+
+    /// The subject, or `None` for an anonymous session.
+    pub fn subject(&self) -> Option<&str> {
+        self.record.subject.as_deref()
+    }
+
+    /// The assurance level in force (an unexpired elevation, else the login level).
+    pub fn auth_level(&self) -> u32 {
+        self.record.effective_auth_level(self.now)
+    }
+
+    /// False when the presented token was rotated out and is inside its grace window.
+    pub fn is_current_token(&self) -> bool {
+        self.current
+    }
+
+    /// The data version, for [`Engine::update_data`].
+    pub fn version(&self) -> u64 {
+        self.record.version
+    }
+
+    /// All data.
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.record.data
+    }
+
+    /// One typed value; `Ok(None)` when absent.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.record
+            .data
+            .get(key)
+            .map(|v| T::deserialize(v).map_err(|source| data_error(key, source)))
+            .transpose()
+    }
+
+    /// The whole record (read-only).
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+}
+
+/// A token just issued and the session it opens. The caller must deliver the token (cookie).
+#[derive(Debug)]
+pub struct Issued {
+    /// The new token.
+    pub token: Token,
+    /// The session.
+    pub session: Session,
+}
+
+/// How `resolve` judged a presented token.
+enum Verdict {
+    Live { current: bool },
+    Unknown,
+    Theft,
+}
+
+/// The session engine. Cheap to clone; clones share everything.
+pub struct Engine<S> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S> {
+    store: S,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventSink>,
+}
+
+impl<S> Clone for Engine<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Engine<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder<S> {
+    store: S,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    events: Arc<dyn EventSink>,
+}
+
+impl<S: Store> EngineBuilder<S> {
+    /// Sets the policy (default [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the clock (default the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the event sink (default [`TracingSink`]).
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> Engine<S> {
+        Engine {
+            inner: Arc::new(Inner {
+                store: self.store,
+                policy: self.policy,
+                clock: self.clock,
+                events: self.events,
+            }),
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine over `store` with the default policy, system clock and tracing events.
+    pub fn new(store: S) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder over `store`.
+    pub fn builder(store: S) -> EngineBuilder<S> {
+        EngineBuilder {
+            store,
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            events: Arc::new(TracingSink),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The current time by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    fn emit(&self, kind: EventKind, id: &SessionId, subject: Option<&str>) {
+        self.inner.events.emit(&Event {
+            kind,
+            session: id.reference(),
+            subject: subject.map(str::to_owned),
+            at: self.now(),
+        });
+    }
+
+    /// Starts an anonymous (pre-login) session, e.g. to hold a CSRF token for the login form.
+    pub async fn begin(&self, client: ClientInfo) -> Result<Issued, Error> {
+        self.create(None, 0, Map::new(), client).await
+    }
+
+    /// Authenticates `subject`: always issues a fresh token and destroys the session of
+    /// `previous` (if any), carrying over only the data `options.carry_over` names.
+    ///
+    /// There is no way to log in under a token the engine did not just draw: no fixation.
+    pub async fn login(
+        &self,
+        previous: Option<&Token>,
+        subject: &str,
+        options: LoginOptions,
+    ) -> Result<Issued, Error> {
+        validate_subject(subject)?;
+        let mut data = Map::new();
+        if let Some(old) = previous {
+            if let Some(old_session) = self.resolve(old).await? {
+                if let CarryOver::Keys(keys) = &options.carry_over {
+                    for key in keys {
+                        if let Some(v) = old_session.record.data.get(key) {
+                            data.insert(key.clone(), v.clone());
+                        }
+                    }
+                }
+                if self.inner.store.delete(&old_session.record.id).await? {
+                    self.emit(
+                        EventKind::Ended(EndReason::Login),
+                        &old_session.record.id,
+                        old_session.subject(),
+                    );
+                }
+            }
+        }
+        let issued = self
+            .create(Some(subject), options.auth_level, data, options.client)
+            .await?;
+        if let Some(max) = self.inner.policy.max_sessions_per_subject() {
+            self.evict_beyond(subject, max.get(), &issued.session.record.id)
+                .await?;
+        }
+        Ok(issued)
+    }
+
+    async fn create(
+        &self,
+        subject: Option<&str>,
+        auth_level: u32,
+        data: Map<String, Value>,
+        client: ClientInfo,
+    ) -> Result<Issued, Error> {
+        let now = self.now();
+        let policy = &self.inner.policy;
+        let absolute_deadline = now.plus(policy.absolute_lifetime());
+        for _ in 0..3 {
+            let token = Token::generate()?;
+            let record = Record {
+                id: token.session_id(),
+                verifier: token.verifier_hash(),
+                previous: None,
+                subject: subject.map(str::to_owned),
+                created_at: now,
+                last_seen: now,
+                idle_deadline: now.plus(policy.idle_timeout()).min(absolute_deadline),
+                absolute_deadline,
+                auth_time: subject.map(|_| now),
+                auth_level,
+                elevation: None,
+                version: 1,
+                data: data.clone(),
+                client: client.clone(),
+            };
+            match self.inner.store.create(&record).await? {
+                Created::Inserted => {
+                    self.emit(EventKind::Created, &record.id, subject);
+                    return Ok(Issued {
+                        token,
+                        session: Session {
+                            record,
+                            now,
+                            current: true,
+                        },
+                    });
+                }
+                Created::Collision => {
+                    tracing::error!(
+                        target: "tessera::audit",
+                        "a freshly drawn session id collided with a stored one"
+                    );
+                }
+            }
+        }
+        Err(Error::IdCollision)
+    }
+
+    async fn evict_beyond(&self, subject: &str, max: usize, keep: &SessionId) -> Result<(), Error> {
+        let mut records = self.inner.store.list_by_subject(subject).await?;
+        if records.len() <= max {
+            return Ok(());
+        }
+        // Newest first; the session just issued is always kept.
+        records.sort_by_key(|r| (r.id != *keep, std::cmp::Reverse(r.created_at)));
+        for r in records.iter().skip(max) {
+            if self.inner.store.delete(&r.id).await? {
+                self.emit(EventKind::Ended(EndReason::Evicted), &r.id, Some(subject));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a presented token to its live session, enforcing both deadlines, the rotation
+    /// grace window and theft detection, and renewing the idle deadline (throttled).
+    ///
+    /// `Ok(None)`: no session (unknown, expired, ended, or revoked just now for theft).
+    /// `Err`: the store failed; callers must treat the request as unauthenticated.
+    pub async fn resolve(&self, token: &Token) -> Result<Option<Session>, Error> {
+        let id = token.session_id();
+        let mut renew = true;
+        for _ in 0..3 {
+            let Some(record) = self.inner.store.load(&id).await? else {
+                self.emit(EventKind::UnknownToken, &id, None);
+                return Ok(None);
+            };
+            let now = self.now();
+            if !self.check_deadlines(&record, now).await? {
+                return Ok(None);
+            }
+            let current = match self.judge(&record, token, now) {
+                Verdict::Live { current } => current,
+                Verdict::Unknown => {
+                    self.emit(EventKind::UnknownToken, &id, None);
+                    return Ok(None);
+                }
+                Verdict::Theft => {
+                    self.inner.store.delete(&id).await?;
+                    self.emit(EventKind::TheftSuspected, &id, record.subject.as_deref());
+                    self.emit(
+                        EventKind::Ended(EndReason::Theft),
+                        &id,
+                        record.subject.as_deref(),
+                    );
+                    return Ok(None);
+                }
+            };
+            let policy = &self.inner.policy;
+            if !renew || now.since(record.last_seen) < policy.renewal_throttle() {
+                return Ok(Some(Session {
+                    record,
+                    now,
+                    current,
+                }));
+            }
+            let mut renewed = record.clone();
+            renewed.last_seen = now;
+            renewed.idle_deadline = now
+                .plus(policy.idle_timeout())
+                .min(record.absolute_deadline);
+            renewed.version = record.version.saturating_add(1);
+            match self.inner.store.update(&renewed, record.version).await? {
+                Updated::Written => {
+                    self.emit(EventKind::Renewed, &id, renewed.subject.as_deref());
+                    return Ok(Some(Session {
+                        record: renewed,
+                        now,
+                        current,
+                    }));
+                }
+                // Ended meanwhile: revocation wins over an in-flight request.
+                Updated::Missing => return Ok(None),
+                // Someone else wrote (a renewal, data, or a rotation): judge the new state again.
+                Updated::VersionMismatch => renew = false,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes the record if a deadline has passed; true while the session is within both.
+    async fn check_deadlines(&self, record: &Record, now: Timestamp) -> Result<bool, Error> {
+        let reason = if now >= record.absolute_deadline {
+            EndReason::Absolute
+        } else if now >= record.idle_deadline {
+            EndReason::Idle
+        } else {
+            return Ok(true);
+        };
+        if self.inner.store.delete(&record.id).await? {
+            self.emit(
+                EventKind::Ended(reason),
+                &record.id,
+                record.subject.as_deref(),
+            );
+        }
+        Ok(false)
+    }
+
+    fn judge(&self, record: &Record, token: &Token, now: Timestamp) -> Verdict {
+        let presented = token.verifier_hash();
+        if presented == record.verifier {
+            return Verdict::Live { current: true };
+        }
+        match record.previous {
+            Some(prev) if prev.verifier == presented => {
+                if now < prev.grace_until {
+                    Verdict::Live { current: false }
+                } else {
+                    Verdict::Theft
+                }
+            }
+            _ => Verdict::Unknown,
+        }
+    }
+
+    /// Issues a new token for the session (same session, same data); the old token works only
+    /// for the grace window. Exactly one of many racing rotations succeeds; the others get
+    /// [`Error::AlreadyRotated`].
+    pub async fn rotate(&self, token: &Token) -> Result<Issued, Error> {
+        self.rotate_with(token, |_, _| {}, EventKind::Rotated).await
+    }
+
+    /// Steps the session up to `level` for `duration` (after the app re-checked a credential),
+    /// rotating the token as every trust transition must.
+    pub async fn elevate(
+        &self,
+        token: &Token,
+        level: u32,
+        duration: Duration,
+    ) -> Result<Issued, Error> {
+        self.rotate_with(
+            token,
+            |record, now| {
+                record.elevation = Some(Elevation {
+                    level,
+                    until: now.plus(duration),
+                });
+                record.auth_time = Some(now);
+            },
+            EventKind::Elevated { level },
+        )
+        .await
+    }
+
+    async fn rotate_with(
+        &self,
+        token: &Token,
+        change: impl Fn(&mut Record, Timestamp),
+        kind: EventKind,
+    ) -> Result<Issued, Error> {
+        let id = token.session_id();
+        for _ in 0..MAX_CAS_RETRIES {
+            let Some(session) = self.resolve(token).await? else {
+                return Err(Error::NoSession);
+            };
+            if !session.current {
+                return Err(Error::AlreadyRotated);
+            }
+            let now = self.now();
+            let old = session.record;
+            let new_token = token.with_new_verifier()?;
+            let mut record = old.clone();
+            record.verifier = new_token.verifier_hash();
+            record.previous = Some(PreviousVerifier {
+                verifier: old.verifier,
+                grace_until: now.plus(self.inner.policy.rotation_grace()),
+            });
+            record.version = old.version.saturating_add(1);
+            change(&mut record, now);
+            match self.inner.store.update(&record, old.version).await? {
+                Updated::Written => {
+                    self.emit(kind, &id, record.subject.as_deref());
+                    return Ok(Issued {
+                        token: new_token,
+                        session: Session {
+                            record,
+                            now,
+                            current: true,
+                        },
+                    });
+                }
+                Updated::Missing => return Err(Error::NoSession),
+                // A concurrent write: if it was a rotation, the next resolve sees our token as
+                // the previous one and reports AlreadyRotated; otherwise retry on fresh state.
+                Updated::VersionMismatch => continue,
+            }
+        }
+        Err(Error::AlreadyRotated)
+    }
+
+    /// Ends the session of `token` on the server. A token that matches no live session is a
+    /// no-op (logout is idempotent).
+    pub async fn logout(&self, token: &Token) -> Result<(), Error> {
+        if let Some(session) = self.resolve(token).await? {
+            if self.inner.store.delete(&session.record.id).await? {
+                self.emit(
+                    EventKind::Ended(EndReason::Logout),
+                    &session.record.id,
+                    session.subject(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the data if the session is still at `expected` version; returns the new version.
+    /// A concurrent write gives [`Error::Conflict`], never a silent overwrite.
+    pub async fn update_data(
+        &self,
+        id: &SessionId,
+        expected: u64,
+        data: Map<String, Value>,
+    ) -> Result<u64, Error> {
+        let Some(mut record) = self.live_record(id).await? else {
+            return Err(Error::NoSession);
+        };
+        if record.version != expected {
+            return Err(Error::Conflict { expected });
+        }
+        record.data = data;
+        record.version = expected.saturating_add(1);
+        match self.inner.store.update(&record, expected).await? {
+            Updated::Written => Ok(record.version),
+            Updated::VersionMismatch => Err(Error::Conflict { expected }),
+            Updated::Missing => Err(Error::NoSession),
+        }
+    }
+
+    /// Applies `change` to the latest data and writes it with compare-and-set, re-reading and
+    /// re-applying on conflict, so concurrent modifications all land. Returns the session as
+    /// written and what `change` returned.
+    pub async fn modify<R>(
+        &self,
+        id: &SessionId,
+        mut change: impl FnMut(&mut Map<String, Value>) -> R,
+    ) -> Result<(Session, R), Error> {
+        for _ in 0..MAX_CAS_RETRIES {
+            let Some(mut record) = self.live_record(id).await? else {
+                return Err(Error::NoSession);
+            };
+            let expected = record.version;
+            let out = change(&mut record.data);
+            record.version = expected.saturating_add(1);
+            match self.inner.store.update(&record, expected).await? {
+                Updated::Written => {
+                    let now = self.now();
+                    return Ok((
+                        Session {
+                            record,
+                            now,
+                            current: true,
+                        },
+                        out,
+                    ));
+                }
+                Updated::Missing => return Err(Error::NoSession),
+                Updated::VersionMismatch => tokio::task::yield_now().await,
+            }
+        }
+        Err(Error::Conflict { expected: 0 })
+    }
+
+    /// Stores one typed value under `key`.
+    pub async fn insert<T: Serialize>(
+        &self,
+        id: &SessionId,
+        key: &str,
+        value: &T,
+    ) -> Result<Session, Error> {
+        let value = serde_json::to_value(value).map_err(|source| data_error(key, source))?;
+        let (session, ()) = self
+            .modify(id, |data| {
+                data.insert(key.to_owned(), value.clone());
+            })
+            .await?;
+        Ok(session)
+    }
+
+    /// Removes `key`, returning the session as written.
+    pub async fn remove(&self, id: &SessionId, key: &str) -> Result<Session, Error> {
+        let (session, _) = self.modify(id, |data| data.remove(key)).await?;
+        Ok(session)
+    }
+
+    async fn live_record(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        let Some(record) = self.inner.store.load(id).await? else {
+            return Ok(None);
+        };
+        if self.check_deadlines(&record, self.now()).await? {
+            Ok(Some(record))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The live sessions of `subject`, newest first.
+    pub async fn list(&self, subject: &str) -> Result<Vec<Session>, Error> {
+        let now = self.now();
+        let mut records: Vec<Record> = self
+            .inner
+            .store
+            .list_by_subject(subject)
+            .await?
+            .into_iter()
+            .filter(|r| now < r.expires_at())
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok(records
+            .into_iter()
+            .map(|record| Session {
+                record,
+                now,
+                current: true,
+            })
+            .collect())
+    }
+
+    /// Revokes one session of `subject`; false if it is not theirs or already gone.
+    pub async fn revoke(&self, subject: &str, id: &SessionId) -> Result<bool, Error> {
+        let Some(record) = self.inner.store.load(id).await? else {
+            return Ok(false);
+        };
+        if record.subject.as_deref() != Some(subject) {
+            return Ok(false);
+        }
+        let deleted = self.inner.store.delete(id).await?;
+        if deleted {
+            self.emit(EventKind::Ended(EndReason::Revoked), id, Some(subject));
+        }
+        Ok(deleted)
+    }
+
+    /// Revokes every session of `subject` except `except` (the caller's own, after a password
+    /// or role change). Returns how many ended.
+    pub async fn revoke_all(
+        &self,
+        subject: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, Error> {
+        let n = self.inner.store.delete_by_subject(subject, except).await?;
+        if n > 0 {
+            tracing::info!(
+                target: "tessera::audit", event = "ended", reason = "revoked", subject,
+                count = n, "sessions of subject revoked"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Deletes every expired record, in batches of [`PURGE_BATCH`]. Returns how many.
+    pub async fn purge_expired(&self) -> Result<u64, Error> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .inner
+                .store
+                .purge_expired(self.now(), PURGE_BATCH)
+                .await?;
+            total += n;
+            if n < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Runs [`Engine::purge_expired`] every `interval` until the returned handle is aborted.
+    /// A failing store is logged and retried with backoff; the task never dies of an error.
+    pub fn spawn_purge(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut delay = interval;
+            loop {
+                tokio::time::sleep(delay).await;
+                match engine.purge_expired().await {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::debug!(target: "tessera::purge", purged = n, "expired sessions purged");
+                        }
+                        delay = interval;
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "tessera::purge", error = %e, "purge failed; will retry");
+                        delay = (delay * 2).min(interval.max(Duration::from_secs(1)) * 8);
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn data_error(key: &str, source: serde_json::Error) -> Error {
+    Error::Data {
+        key: key.to_owned(),
+        source,
+    }
+}
+
+fn validate_subject(subject: &str) -> Result<(), Error> {
+    if subject.is_empty() {
+        return Err(Error::InvalidSubject("empty"));
+    }
+    if subject.len() > MAX_SUBJECT_BYTES {
+        return Err(Error::InvalidSubject("longer than 256 bytes"));
+    }
+    if subject.chars().any(char::is_control) {
+        return Err(Error::InvalidSubject("contains control characters"));
+    }
+    Ok(())
+}

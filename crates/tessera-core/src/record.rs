@@ -1,0 +1,138 @@
+//! The session record: everything the server knows about one session. The cookie carries only
+//! the token; this record is the truth.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+use crate::token::{SessionId, VerifierHash};
+
+/// Longest user agent kept, in bytes; longer ones are cut at a character boundary.
+pub const MAX_USER_AGENT_BYTES: usize = 256;
+
+/// One session as a store holds it.
+///
+/// Fields are public because stores build records from their rows; only the engine decides what
+/// a record means. Nothing here is a credential: the token is stored only as a hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// SHA-256 of the token's selector; the store key.
+    pub id: SessionId,
+    /// SHA-256 of the current token.
+    pub verifier: VerifierHash,
+    /// The token this session had before its last rotation, valid until its grace deadline.
+    pub previous: Option<PreviousVerifier>,
+    /// Who the session belongs to; `None` for an anonymous (pre-login) session.
+    pub subject: Option<String>,
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// Last renewal of the idle deadline (throttled, so at most that stale).
+    pub last_seen: Timestamp,
+    /// The session ends at this instant unless renewed.
+    pub idle_deadline: Timestamp,
+    /// The session ends at this instant whatever happens.
+    pub absolute_deadline: Timestamp,
+    /// When the subject last proved who they are (login or step-up).
+    pub auth_time: Option<Timestamp>,
+    /// Assurance level given at login.
+    pub auth_level: u32,
+    /// A temporary higher level from a step-up.
+    pub elevation: Option<Elevation>,
+    /// Increases by one on every write; conditional updates compare it.
+    pub version: u64,
+    /// Application data.
+    pub data: Map<String, Value>,
+    /// Who is using the session, for the user's own session list.
+    pub client: ClientInfo,
+}
+
+impl Record {
+    /// The earliest instant at which this record is dead for sure; stores purge after it.
+    pub fn expires_at(&self) -> Timestamp {
+        self.idle_deadline.min(self.absolute_deadline)
+    }
+
+    /// The assurance level in force at `now`: the elevation while it lasts, else the login level.
+    pub fn effective_auth_level(&self, now: Timestamp) -> u32 {
+        match self.elevation {
+            Some(e) if now < e.until => e.level.max(self.auth_level),
+            _ => self.auth_level,
+        }
+    }
+}
+
+/// The verifier of a rotated-out token and how long it may still be used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreviousVerifier {
+    /// SHA-256 of the rotated-out token.
+    pub verifier: VerifierHash,
+    /// After this instant, presenting the old token is treated as theft.
+    pub grace_until: Timestamp,
+}
+
+/// A temporary assurance level from a step-up (`elevate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Elevation {
+    /// The raised level.
+    pub level: u32,
+    /// When it lapses.
+    pub until: Timestamp,
+}
+
+/// What the session list shows about the client. Privacy-reduced: the IP is a prefix only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// The `User-Agent`, cut to 256 bytes.
+    pub user_agent: Option<String>,
+    /// The client address reduced to /24 (IPv4) or /48 (IPv6).
+    pub ip_prefix: Option<String>,
+}
+
+impl ClientInfo {
+    /// Builds client info, cutting the user agent and reducing the address to a prefix.
+    pub fn new(user_agent: Option<&str>, ip: Option<std::net::IpAddr>) -> Self {
+        let user_agent = user_agent.map(|ua| {
+            let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua.get(..end)
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect()
+        });
+        let ip_prefix = ip.map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        });
+        Self {
+            user_agent,
+            ip_prefix,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_info_reduces_address_and_cuts_agent() {
+        let info = ClientInfo::new(
+            Some(&"é".repeat(200)),
+            Some("203.0.113.77".parse().unwrap()),
+        );
+        assert_eq!(info.ip_prefix.as_deref(), Some("203.0.113.0/24"));
+        assert!(info.user_agent.as_ref().unwrap().len() <= MAX_USER_AGENT_BYTES);
+        let v6 = ClientInfo::new(Some("x\u{7}y"), Some("2001:db8:1:2::5".parse().unwrap()));
+        assert_eq!(v6.ip_prefix.as_deref(), Some("2001:db8:1::/48"));
+        assert_eq!(v6.user_agent.as_deref(), Some("xy"));
+    }
+}
