@@ -1,0 +1,101 @@
+//! The SQLite store against the store conformance suite, on real files.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tessera_sqlite::{OpenError, SqliteStore};
+
+fn temp_path(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("tessera-sqlite-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("{tag}-{}.db", N.fetch_add(1, Ordering::SeqCst)))
+}
+
+async fn fresh() -> SqliteStore {
+    SqliteStore::open(temp_path("conformance")).unwrap()
+}
+
+/// Every byte on disk: the database file and its write-ahead log.
+fn persisted(store: &SqliteStore) -> Vec<u8> {
+    let mut bytes = std::fs::read(store.path()).unwrap();
+    let mut wal = store.path().as_os_str().to_owned();
+    wal.push("-wal");
+    bytes.extend(std::fs::read(PathBuf::from(wal)).unwrap_or_default());
+    bytes
+}
+
+tessera_core::store_conformance_tests!(fresh, persisted);
+
+#[tokio::test]
+async fn sessions_survive_reopening_the_file() {
+    use tessera_core::{Engine, LoginOptions};
+    let path = temp_path("reopen");
+    let token = {
+        let engine = Engine::new(SqliteStore::open(&path).unwrap());
+        engine
+            .login(None, "alice", LoginOptions::default())
+            .await
+            .unwrap()
+            .token
+    };
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let s = engine.resolve(&token).await.unwrap().unwrap();
+    assert_eq!(s.subject(), Some("alice"));
+}
+
+#[test]
+fn a_newer_schema_is_refused_not_clobbered() {
+    let path = temp_path("newer");
+    {
+        let conn = rusqlite_conn(&path);
+        conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(err, OpenError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_file_is_a_clear_error() {
+    let path = temp_path("garbage");
+    std::fs::write(
+        &path,
+        b"this is not a database, just text that is long enough ....",
+    )
+    .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(err.contains(path.to_str().unwrap()), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn new_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_path("mode");
+    SqliteStore::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[tokio::test]
+async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
+    use tessera_core::{Engine, Error, LoginOptions, StoreError};
+    let path = temp_path("corrupt");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let issued = engine
+        .login(None, "alice", LoginOptions::default())
+        .await
+        .unwrap();
+    rusqlite_conn(&path)
+        .execute_batch("UPDATE sessions SET data = '{not json'")
+        .unwrap();
+    let err = engine.resolve(&issued.token).await.unwrap_err();
+    assert!(matches!(err, Error::Store(StoreError::Corrupt(_))), "{err}");
+}
+
+fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
