@@ -1,0 +1,78 @@
+//! The engine behind a trait object, so handlers take a plain `Session` whatever the store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tessera_core::{
+    ClientInfo, Engine, Error, Issued, LoginOptions, Session, SessionId, Store, Token,
+};
+
+pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+pub(crate) type DataChange<'a> = Box<dyn FnMut(&mut Map<String, Value>) + Send + 'a>;
+
+pub(crate) trait Backend: Send + Sync + 'static {
+    fn resolve<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Option<Session>>;
+    fn begin(&self, client: ClientInfo) -> BoxFut<'_, Issued>;
+    fn login<'a>(
+        &'a self,
+        prev: Option<&'a Token>,
+        subject: &'a str,
+        o: LoginOptions,
+    ) -> BoxFut<'a, Issued>;
+    fn rotate<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Issued>;
+    fn elevate<'a>(&'a self, token: &'a Token, level: u32, d: Duration) -> BoxFut<'a, Issued>;
+    fn logout<'a>(&'a self, token: &'a Token) -> BoxFut<'a, ()>;
+    fn modify<'a>(&'a self, id: &'a SessionId, change: DataChange<'a>) -> BoxFut<'a, Session>;
+    fn list<'a>(&'a self, subject: &'a str) -> BoxFut<'a, Vec<Session>>;
+    fn revoke<'a>(&'a self, subject: &'a str, id: &'a SessionId) -> BoxFut<'a, bool>;
+    fn revoke_all<'a>(&'a self, subject: &'a str, except: Option<&'a SessionId>)
+        -> BoxFut<'a, u64>;
+    fn absolute_lifetime(&self) -> Duration;
+}
+
+impl<S: Store> Backend for Engine<S> {
+    fn resolve<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Option<Session>> {
+        Box::pin(Engine::resolve(self, token))
+    }
+    fn begin(&self, client: ClientInfo) -> BoxFut<'_, Issued> {
+        Box::pin(Engine::begin(self, client))
+    }
+    fn login<'a>(
+        &'a self,
+        prev: Option<&'a Token>,
+        subject: &'a str,
+        o: LoginOptions,
+    ) -> BoxFut<'a, Issued> {
+        Box::pin(Engine::login(self, prev, subject, o))
+    }
+    fn rotate<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Issued> {
+        Box::pin(Engine::rotate(self, token))
+    }
+    fn elevate<'a>(&'a self, token: &'a Token, level: u32, d: Duration) -> BoxFut<'a, Issued> {
+        Box::pin(Engine::elevate(self, token, level, d))
+    }
+    fn logout<'a>(&'a self, token: &'a Token) -> BoxFut<'a, ()> {
+        Box::pin(Engine::logout(self, token))
+    }
+    fn modify<'a>(&'a self, id: &'a SessionId, change: DataChange<'a>) -> BoxFut<'a, Session> {
+        Box::pin(async move { Ok(Engine::modify(self, id, change).await?.0) })
+    }
+    fn list<'a>(&'a self, subject: &'a str) -> BoxFut<'a, Vec<Session>> {
+        Box::pin(Engine::list(self, subject))
+    }
+    fn revoke<'a>(&'a self, subject: &'a str, id: &'a SessionId) -> BoxFut<'a, bool> {
+        Box::pin(Engine::revoke(self, subject, id))
+    }
+    fn revoke_all<'a>(
+        &'a self,
+        subject: &'a str,
+        except: Option<&'a SessionId>,
+    ) -> BoxFut<'a, u64> {
+        Box::pin(Engine::revoke_all(self, subject, except))
+    }
+    fn absolute_lifetime(&self) -> Duration {
+        self.policy().absolute_lifetime()
+    }
+}

@@ -1,0 +1,259 @@
+//! The tower layer: reads the session cookie (without touching the store), hands the handler a
+//! lazily resolved [`crate::Session`], guards unsafe methods against CSRF, and writes whatever
+//! cookie the handler's session calls decided on.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT};
+use http::{HeaderValue, Request, StatusCode};
+use tessera_core::{ClientInfo, Engine, Session as CoreSession, Store, Token};
+use tower::{Layer, Service};
+
+use crate::backend::Backend;
+use crate::csrf::CsrfGuard;
+use crate::transport::{host_is_loopback, presented, CookieConfig, Presented};
+
+/// What to do when the store cannot answer while resolving a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnStoreError {
+    /// The request proceeds as unauthenticated (the app's sign-in path). The default.
+    #[default]
+    Unauthenticated,
+    /// The request is answered 503 before the handler runs.
+    ServiceUnavailable,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LayerConfig {
+    pub(crate) cookie: CookieConfig,
+    pub(crate) on_store_error: OnStoreError,
+    pub(crate) clear_site_data: bool,
+    pub(crate) csrf: Option<CsrfGuard>,
+}
+
+/// Adds Tessera sessions to a tower/axum service. See the crate docs for an example.
+#[derive(Clone)]
+pub struct SessionLayer {
+    backend: Arc<dyn Backend>,
+    config: Arc<LayerConfig>,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// A layer over `engine` with the safe defaults: `__Host-session` cookie, CSRF guard on,
+    /// store failures treated as unauthenticated.
+    pub fn new<S: Store>(engine: Engine<S>) -> Self {
+        Self {
+            backend: Arc::new(engine),
+            config: Arc::new(LayerConfig {
+                cookie: CookieConfig::default(),
+                on_store_error: OnStoreError::default(),
+                clear_site_data: false,
+                csrf: Some(CsrfGuard::new()),
+            }),
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut LayerConfig {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Uses a validated cookie configuration.
+    pub fn with_cookie(mut self, cookie: CookieConfig) -> Self {
+        self.config_mut().cookie = cookie;
+        self
+    }
+
+    /// Chooses what a store failure means (default: unauthenticated).
+    pub fn on_store_error(mut self, on: OnStoreError) -> Self {
+        self.config_mut().on_store_error = on;
+        self
+    }
+
+    /// Sends `Clear-Site-Data: "cookies"` on logout. Off by default: it clears every cookie of
+    /// the origin, which an application must choose knowingly.
+    pub fn clear_site_data_on_logout(mut self, on: bool) -> Self {
+        self.config_mut().clear_site_data = on;
+        self
+    }
+
+    /// Replaces the CSRF guard's policy.
+    pub fn with_csrf_guard(mut self, guard: CsrfGuard) -> Self {
+        self.config_mut().csrf = Some(guard);
+        self
+    }
+
+    /// Turns the CSRF guard off. Only for apps that run an equivalent guard of their own.
+    pub fn dangerously_disable_csrf_guard(mut self) -> Self {
+        self.config_mut().csrf = None;
+        self
+    }
+}
+
+impl<Inner> Layer<Inner> for SessionLayer {
+    type Service = SessionService<Inner>;
+    fn layer(&self, inner: Inner) -> Self::Service {
+        SessionService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around an inner service.
+#[derive(Clone, Debug)]
+pub struct SessionService<Inner> {
+    inner: Inner,
+    layer: SessionLayer,
+}
+
+/// What the response must do with the cookie.
+#[derive(Debug, Default)]
+pub(crate) enum CookieAction {
+    #[default]
+    Keep,
+    Set {
+        token: Token,
+        max_age: Option<Duration>,
+    },
+    Clear,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) resolved: bool,
+    /// The token valid for the rest of this request (presented and live, or just issued).
+    pub(crate) token: Option<Token>,
+    pub(crate) session: Option<CoreSession>,
+    pub(crate) store_failed: bool,
+    pub(crate) cookie: CookieAction,
+    pub(crate) authenticated: bool,
+    pub(crate) logged_out: bool,
+}
+
+/// Per-request session state, shared between the layer and the extractor.
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) config: Arc<LayerConfig>,
+    pub(crate) presented: Presented,
+    pub(crate) client: ClientInfo,
+    /// False when `Secure` is off and the request is not on loopback: no session handling.
+    pub(crate) transport_ok: bool,
+    pub(crate) state: Mutex<State>,
+}
+
+impl<Inner, B> Service<Request<B>> for SessionService<Inner>
+where
+    Inner: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    Inner::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = Inner::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Inner::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let config = Arc::clone(&self.layer.config);
+        if let Some(guard) = &config.csrf {
+            if let Err(refusal) = guard.check(req.method(), req.uri(), req.headers()) {
+                tracing::warn!(target: "tessera::csrf", ?refusal, method = %req.method(), "cross-site request refused");
+                let response =
+                    (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
+                return Box::pin(async move { Ok(response) });
+            }
+        }
+        let transport_ok = config.cookie.is_secure() || host_is_loopback(req.headers());
+        if !transport_ok {
+            tracing::error!(
+                target: "tessera::transport",
+                "session cookie without Secure is only allowed on loopback; sessions disabled for this request"
+            );
+        }
+        let presented = if transport_ok {
+            presented(req.headers(), config.cookie.name())
+        } else {
+            Presented::None
+        };
+        if matches!(presented, Presented::Duplicate) {
+            tracing::warn!(target: "tessera::audit", event = "duplicate_cookie", "several session cookies in one request (cookie tossing?); none trusted");
+        }
+        let client = ClientInfo::new(
+            req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()),
+            req.extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        );
+        let shared = Arc::new(Shared {
+            backend: Arc::clone(&self.layer.backend),
+            config: Arc::clone(&config),
+            presented,
+            client,
+            transport_ok,
+            state: Mutex::new(State::default()),
+        });
+        req.extensions_mut().insert(Arc::clone(&shared));
+        // Take the clone that was driven to readiness, leave a fresh one in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            finish(&shared, &config, &mut response);
+            Ok(response)
+        })
+    }
+}
+
+/// Writes the cookie decision and the cache headers into the response.
+fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
+    let (action, authenticated, logged_out, presented_bad) = match shared.state.lock() {
+        Ok(mut state) => (
+            std::mem::take(&mut state.cookie),
+            state.authenticated,
+            state.logged_out,
+            false,
+        ),
+        Err(_) => (CookieAction::Clear, false, false, true),
+    };
+    // A malformed or duplicated cookie is cleared even when the handler never looked at it.
+    let action = match (action, &shared.presented) {
+        (CookieAction::Keep, Presented::Malformed | Presented::Duplicate) => CookieAction::Clear,
+        (a, _) => a,
+    };
+    let headers = response.headers_mut();
+    let set = match &action {
+        CookieAction::Keep => None,
+        CookieAction::Set { token, max_age } => {
+            Some(config.cookie.set_cookie(Some(token), *max_age))
+        }
+        CookieAction::Clear => Some(config.cookie.set_cookie(None, None)),
+    };
+    if let Some(value) = set {
+        if shared.transport_ok {
+            headers.append(SET_COOKIE, value);
+        }
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if (authenticated || presented_bad) && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if logged_out && config.clear_site_data {
+        headers.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+    }
+}

@@ -1,0 +1,406 @@
+//! The axum extractor handlers use to read and change their session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tessera_core::{Error, Issued, LoginOptions, Session as CoreSession, SessionId, Timestamp};
+
+use crate::csrf::{new_synchronizer_token, synchronizer_matches, CSRF_KEY};
+use crate::layer::{CookieAction, OnStoreError, Shared};
+use crate::transport::Presented;
+
+/// Why a session operation failed. Its response never includes internals or tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The engine failed (store down, conflict, no session, ...).
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// Sessions are disabled for this request: `Secure` is off and the host is not loopback.
+    #[error("session cookies without Secure are refused on a non-loopback origin")]
+    InsecureTransport,
+    /// The operation needs a signed-in session.
+    #[error("not signed in")]
+    NotSignedIn,
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let (status, text) = match &self {
+            Self::Engine(Error::Store(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable")
+            }
+            Self::Engine(Error::NoSession) | Self::NotSignedIn => {
+                (StatusCode::UNAUTHORIZED, "not signed in")
+            }
+            Self::Engine(Error::Conflict { .. } | Error::AlreadyRotated) => {
+                (StatusCode::CONFLICT, "session changed concurrently; retry")
+            }
+            Self::Engine(Error::InvalidSubject(_) | Error::Data { .. }) => {
+                (StatusCode::BAD_REQUEST, "invalid session request")
+            }
+            Self::InsecureTransport => (
+                StatusCode::FORBIDDEN,
+                "session cookies are disabled on this origin",
+            ),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        };
+        if status.is_server_error() {
+            tracing::error!(target: "tessera::session", error = %self, "session operation failed");
+        }
+        (status, format!("{text}\n")).into_response()
+    }
+}
+
+/// Why the extractor refused to run the handler.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The route is not under a [`crate::SessionLayer`] (a programming error).
+    #[error("SessionLayer is not installed on this route")]
+    MissingLayer,
+    /// The store failed and the layer is configured with [`OnStoreError::ServiceUnavailable`].
+    #[error("session store unavailable")]
+    StoreUnavailable,
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if status.is_server_error() {
+            tracing::error!(target: "tessera::session", error = %self);
+        }
+        (status, format!("{self}\n")).into_response()
+    }
+}
+
+/// One row of a user's session list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    /// The session's id (hex), to revoke it by.
+    pub id: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Last renewal (at most the renewal throttle stale).
+    pub last_seen: Timestamp,
+    /// The client's user agent.
+    pub user_agent: Option<String>,
+    /// The client's address prefix.
+    pub ip_prefix: Option<String>,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+/// The request's session. Extracting it resolves the cookie (one store read); handlers that do
+/// not take it cause no store access at all.
+#[derive(Clone)]
+pub struct Session {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field(
+                "session",
+                &self.with_session(|s| s.map(CoreSession::reference)),
+            )
+            .finish()
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let shared = parts
+            .extensions
+            .get::<Arc<Shared>>()
+            .cloned()
+            .ok_or(SessionRejection::MissingLayer)?;
+        let session = Session { shared };
+        session.resolve().await?;
+        Ok(session)
+    }
+}
+
+impl Session {
+    async fn resolve(&self) -> Result<(), SessionRejection> {
+        let token = {
+            let mut state = self.lock();
+            if state.resolved {
+                return Ok(());
+            }
+            state.resolved = true;
+            match &self.shared.presented {
+                Presented::Token(t) => t.clone(),
+                _ => return Ok(()),
+            }
+        };
+        let outcome = self.shared.backend.resolve(&token).await;
+        let mut state = self.lock();
+        match outcome {
+            Ok(Some(session)) => {
+                state.authenticated = session.subject().is_some();
+                state.session = Some(session);
+                state.token = Some(token);
+            }
+            // A dead or unknown token: clear the browser's copy as a courtesy.
+            Ok(None) => state.cookie = CookieAction::Clear,
+            Err(e) => {
+                tracing::error!(target: "tessera::session", error = %e, "session store failed; request treated as unauthenticated");
+                state.store_failed = true;
+                if self.shared.config.on_store_error == OnStoreError::ServiceUnavailable {
+                    return Err(SessionRejection::StoreUnavailable);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::layer::State> {
+        // The lock is never held across an await or a user callback, so it cannot be poisoned
+        // by a panic elsewhere; recover the data if it ever is.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn with_session<R>(&self, f: impl FnOnce(Option<&CoreSession>) -> R) -> R {
+        f(self.lock().session.as_ref())
+    }
+
+    fn check_transport(&self) -> Result<(), SessionError> {
+        if self.shared.transport_ok {
+            Ok(())
+        } else {
+            Err(SessionError::InsecureTransport)
+        }
+    }
+
+    /// Installs a newly issued token: it is what the rest of the request uses and what the
+    /// response's cookie carries.
+    fn adopt(&self, issued: Issued, max_age: Option<Duration>) {
+        let mut state = self.lock();
+        state.authenticated = issued.session.subject().is_some();
+        state.session = Some(issued.session);
+        state.cookie = CookieAction::Set {
+            token: issued.token.clone(),
+            max_age,
+        };
+        state.token = Some(issued.token);
+    }
+
+    /// The signed-in subject, or `None` (anonymous, no session, or store unavailable).
+    pub fn subject(&self) -> Option<String> {
+        self.with_session(|s| s.and_then(|s| s.subject().map(str::to_owned)))
+    }
+
+    /// The session's id, if there is a session.
+    pub fn id(&self) -> Option<SessionId> {
+        self.with_session(|s| s.map(CoreSession::id))
+    }
+
+    /// The assurance level in force (0 without a session).
+    pub fn auth_level(&self) -> u32 {
+        self.with_session(|s| s.map_or(0, CoreSession::auth_level))
+    }
+
+    /// True when resolving the session failed because the store could not answer.
+    pub fn store_unavailable(&self) -> bool {
+        self.lock().store_failed
+    }
+
+    /// A typed value from the session data.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.with_session(|s| match s {
+            Some(s) => s.get(key).map_err(SessionError::from),
+            None => Ok(None),
+        })
+    }
+
+    /// Stores a typed value (compare-and-set with retry: concurrent requests do not lose each
+    /// other's writes). Starts an anonymous session when there is none.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: &T) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(|source| Error::Data {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.modify(key, Some(value)).await
+    }
+
+    /// Removes a value.
+    pub async fn remove(&self, key: &str) -> Result<(), SessionError> {
+        if self.id().is_none() {
+            return Ok(());
+        }
+        self.modify(key, None).await
+    }
+
+    async fn modify(&self, key: &str, value: Option<Value>) -> Result<(), SessionError> {
+        let id = self.ensure_session().await?;
+        let change = Box::new(|data: &mut serde_json::Map<String, Value>| match &value {
+            Some(v) => {
+                data.insert(key.to_owned(), v.clone());
+            }
+            None => {
+                data.remove(key);
+            }
+        });
+        let session = self.shared.backend.modify(&id, change).await?;
+        self.lock().session = Some(session);
+        Ok(())
+    }
+
+    async fn ensure_session(&self) -> Result<SessionId, SessionError> {
+        self.check_transport()?;
+        if let Some(id) = self.id() {
+            return Ok(id);
+        }
+        let issued = self
+            .shared
+            .backend
+            .begin(self.shared.client.clone())
+            .await?;
+        let id = issued.session.id();
+        self.adopt(issued, None);
+        Ok(id)
+    }
+
+    /// Signs `subject` in: a fresh token, the old session destroyed (no fixation).
+    pub async fn login(&self, subject: &str) -> Result<(), SessionError> {
+        self.login_with(subject, LoginOptions::default(), false)
+            .await
+    }
+
+    /// Signs in with options; `remember_me` makes the cookie persist for the absolute lifetime
+    /// instead of ending with the browser session.
+    pub async fn login_with(
+        &self,
+        subject: &str,
+        mut options: LoginOptions,
+        remember_me: bool,
+    ) -> Result<(), SessionError> {
+        self.check_transport()?;
+        options.client = self.shared.client.clone();
+        let previous = self.lock().token.clone();
+        let issued = self
+            .shared
+            .backend
+            .login(previous.as_ref(), subject, options)
+            .await?;
+        let max_age = remember_me.then(|| self.shared.backend.absolute_lifetime());
+        self.adopt(issued, max_age);
+        Ok(())
+    }
+
+    fn current_token(&self) -> Result<tessera_core::Token, SessionError> {
+        self.check_transport()?;
+        self.lock().token.clone().ok_or(SessionError::NotSignedIn)
+    }
+
+    /// Raises the assurance level for `duration` after the app re-checked a credential; rotates
+    /// the token.
+    pub async fn elevate(&self, level: u32, duration: Duration) -> Result<(), SessionError> {
+        let token = self.current_token()?;
+        let issued = self.shared.backend.elevate(&token, level, duration).await?;
+        self.adopt(issued, None);
+        Ok(())
+    }
+
+    /// Rotates the token on demand.
+    pub async fn rotate(&self) -> Result<(), SessionError> {
+        let token = self.current_token()?;
+        let issued = self.shared.backend.rotate(&token).await?;
+        self.adopt(issued, None);
+        Ok(())
+    }
+
+    /// Ends the session on the server and clears the cookie.
+    pub async fn logout(&self) -> Result<(), SessionError> {
+        let token = self.lock().token.clone();
+        if let Some(token) = token {
+            self.shared.backend.logout(&token).await?;
+        }
+        let mut state = self.lock();
+        state.session = None;
+        state.token = None;
+        state.authenticated = false;
+        state.logged_out = true;
+        state.cookie = CookieAction::Clear;
+        Ok(())
+    }
+
+    fn require_subject(&self) -> Result<(String, SessionId), SessionError> {
+        self.with_session(|s| match s {
+            Some(s) => s.subject().map(|sub| (sub.to_owned(), s.id())),
+            None => None,
+        })
+        .ok_or(SessionError::NotSignedIn)
+    }
+
+    /// The signed-in user's live sessions, newest first, this one marked `current`.
+    pub async fn list(&self) -> Result<Vec<SessionSummary>, SessionError> {
+        let (subject, own) = self.require_subject()?;
+        let sessions = self.shared.backend.list(&subject).await?;
+        Ok(sessions
+            .iter()
+            .map(|s| {
+                let r = s.record();
+                SessionSummary {
+                    id: s.id().to_hex(),
+                    created_at: r.created_at,
+                    last_seen: r.last_seen,
+                    user_agent: r.client.user_agent.clone(),
+                    ip_prefix: r.client.ip_prefix.clone(),
+                    current: s.id() == own,
+                }
+            })
+            .collect())
+    }
+
+    /// Revokes one of the signed-in user's sessions by its hex id. Ids that are malformed or
+    /// belong to someone else revoke nothing and return false.
+    pub async fn revoke(&self, id_hex: &str) -> Result<bool, SessionError> {
+        let (subject, _) = self.require_subject()?;
+        let Some(id) = SessionId::from_hex(id_hex) else {
+            return Ok(false);
+        };
+        Ok(self.shared.backend.revoke(&subject, &id).await?)
+    }
+
+    /// Ends every other session of the signed-in user (after a password or role change, or
+    /// "sign out everywhere else"). Returns how many ended.
+    pub async fn revoke_others(&self) -> Result<u64, SessionError> {
+        let (subject, own) = self.require_subject()?;
+        Ok(self.shared.backend.revoke_all(&subject, Some(&own)).await?)
+    }
+
+    /// The per-session synchronizer token for forms, created on first use (which starts an
+    /// anonymous session if there is none, e.g. on a login page).
+    pub async fn csrf_token(&self) -> Result<String, SessionError> {
+        if let Some(existing) = self.get::<String>(CSRF_KEY)? {
+            return Ok(existing);
+        }
+        let fresh =
+            new_synchronizer_token().ok_or(Error::Token(tessera_core::TokenError::Random))?;
+        self.insert(CSRF_KEY, &fresh).await?;
+        Ok(fresh)
+    }
+
+    /// True when `submitted` is this session's synchronizer token (constant-time compare).
+    pub fn verify_csrf(&self, submitted: &str) -> bool {
+        matches!(self.get::<String>(CSRF_KEY), Ok(Some(expected)) if synchronizer_matches(&expected, submitted))
+    }
+}

@@ -1,0 +1,538 @@
+//! The layer and extractor through a real axum router over a real (memory) store.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::routing::{get, post};
+use axum::Router;
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use http::{Request, Response, StatusCode};
+use tessera_core::{
+    Created, Engine, MemoryStore, Record, SessionId, Store, StoreError, Timestamp, Updated,
+};
+use tessera_tower::{CookieConfig, OnStoreError, Session, SessionError, SessionLayer};
+use tower::ServiceExt;
+
+/// The memory store with an operation counter and an outage switch (fault injection around the
+/// real store, not a mock).
+#[derive(Default)]
+struct Observed {
+    inner: MemoryStore,
+    ops: AtomicUsize,
+    down: AtomicBool,
+}
+
+impl Observed {
+    fn touch(&self) -> Result<(), StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                message: "connection refused".into(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Store for Observed {
+    async fn create(&self, r: &Record) -> Result<Created, StoreError> {
+        self.touch()?;
+        self.inner.create(r).await
+    }
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        self.touch()?;
+        self.inner.load(id).await
+    }
+    async fn update(&self, r: &Record, e: u64) -> Result<Updated, StoreError> {
+        self.touch()?;
+        self.inner.update(r, e).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.touch()?;
+        self.inner.delete(id).await
+    }
+    async fn list_by_subject(&self, s: &str) -> Result<Vec<Record>, StoreError> {
+        self.touch()?;
+        self.inner.list_by_subject(s).await
+    }
+    async fn delete_by_subject(&self, s: &str, x: Option<&SessionId>) -> Result<u64, StoreError> {
+        self.touch()?;
+        self.inner.delete_by_subject(s, x).await
+    }
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.touch()?;
+        self.inner.purge_expired(now, limit).await
+    }
+}
+
+async fn me(session: Session) -> Result<String, SessionError> {
+    session.subject().ok_or(SessionError::NotSignedIn)
+}
+
+async fn login(session: Session) -> Result<&'static str, SessionError> {
+    session.login("alice").await?;
+    Ok("ok")
+}
+
+async fn logout(session: Session) -> Result<&'static str, SessionError> {
+    session.logout().await?;
+    Ok("bye")
+}
+
+async fn elevate(session: Session) -> Result<String, SessionError> {
+    session.elevate(2, Duration::from_secs(300)).await?;
+    Ok(session.auth_level().to_string())
+}
+
+async fn form_token(session: Session) -> Result<String, SessionError> {
+    session.csrf_token().await
+}
+
+async fn check_token(session: Session, body: String) -> StatusCode {
+    if session.verify_csrf(&body) {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    }
+}
+
+async fn mark(
+    session: Session,
+    axum::extract::Path(i): axum::extract::Path<u32>,
+) -> Result<(), SessionError> {
+    session.insert(&format!("k{i}"), &true).await
+}
+
+async fn marks(session: Session) -> String {
+    (0..1000)
+        .filter(|i| matches!(session.get::<bool>(&format!("k{i}")), Ok(Some(true))))
+        .count()
+        .to_string()
+}
+
+fn app_with(store: Arc<Observed>, configure: impl FnOnce(SessionLayer) -> SessionLayer) -> Router {
+    let layer = configure(SessionLayer::new(Engine::new(store)));
+    Router::new()
+        .route("/me", get(me))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/elevate", post(elevate))
+        .route("/csrf", get(form_token))
+        .route("/csrf", post(check_token))
+        .route("/mark/{i}", post(mark))
+        .route("/marks", get(marks))
+        .route("/static", get(|| async { "no session here" }))
+        .layer(layer)
+}
+
+fn app(store: Arc<Observed>) -> Router {
+    app_with(store, |l| l)
+}
+
+async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "app.test");
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+fn set_cookies(resp: &Response<Body>) -> Vec<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `name=value` of the single Set-Cookie.
+fn cookie_pair(resp: &Response<Body>) -> String {
+    let all = set_cookies(resp);
+    assert_eq!(all.len(), 1, "expected exactly one Set-Cookie, got {all:?}");
+    all[0].split(';').next().unwrap().to_owned()
+}
+
+async fn body(resp: Response<Body>) -> String {
+    String::from_utf8(to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn login_sets_one_hardened_cookie_and_no_store() {
+    let app = app(Arc::default());
+    let resp = send(&app, "POST", "/login", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookies = set_cookies(&resp);
+    assert_eq!(cookies.len(), 1);
+    let c = &cookies[0];
+    assert!(c.starts_with("__Host-session="));
+    let value = c
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-session=");
+    assert_eq!(value.len(), 43);
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(c.split("; ").any(|a| a == attr), "{attr} missing: {c}");
+    }
+    assert!(!c.contains("Domain=") && !c.contains("Max-Age"), "{c}");
+    assert_eq!(resp.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+    let me = send(&app, "GET", "/me", Some(&cookie_pair(&resp))).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(
+        me.headers().get(CACHE_CONTROL).unwrap(),
+        "no-store",
+        "authenticated responses are not cacheable"
+    );
+    assert_eq!(body(me).await, "alice");
+}
+
+#[tokio::test]
+async fn pre_login_cookie_dies_at_login() {
+    let app = app(Arc::default());
+    let anon = send(&app, "GET", "/csrf", None).await;
+    let pre = cookie_pair(&anon);
+    let resp = send(&app, "POST", "/login", Some(&pre)).await;
+    let post = cookie_pair(&resp);
+    assert_ne!(pre, post);
+    assert_eq!(
+        send(&app, "GET", "/me", Some(&pre)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&app, "GET", "/me", Some(&post)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_kills_the_session_server_side_and_clears_the_cookie() {
+    let app = app_with(Arc::default(), |l| l.clear_site_data_on_logout(true));
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let out = send(&app, "POST", "/logout", Some(&cookie)).await;
+    let cleared = set_cookies(&out);
+    assert_eq!(cleared.len(), 1);
+    assert!(
+        cleared[0].starts_with("__Host-session=;") && cleared[0].contains("Max-Age=0"),
+        "{cleared:?}"
+    );
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(
+            cleared[0].split("; ").any(|a| a == attr),
+            "removal cookie lacks {attr}"
+        );
+    }
+    assert_eq!(out.headers().get("clear-site-data").unwrap(), "\"cookies\"");
+    assert_eq!(out.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+    // Replaying the old cookie: the server-side session is gone.
+    let replay = send(&app, "GET", "/me", Some(&cookie)).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&replay)[0].contains("Max-Age=0"),
+        "a dead cookie is cleared"
+    );
+}
+
+#[tokio::test]
+async fn token_in_query_string_is_ignored() {
+    let app = app(Arc::default());
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let token = cookie.trim_start_matches("__Host-session=");
+    for uri in [
+        format!("/me?__Host-session={token}"),
+        format!("/me?session={token}"),
+        format!("/me;__Host-session={token}"),
+    ] {
+        let resp = send(&app, "GET", &uri, None).await;
+        assert_ne!(resp.status(), StatusCode::OK, "{uri}");
+        assert!(!body(resp).await.contains("alice"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_cookies_get_a_clean_unauthenticated_answer() {
+    let app = app(Arc::default());
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let huge = format!("__Host-session={}", "A".repeat(6000));
+    let cases = [
+        "__Host-session=".to_owned(),
+        "__Host-session=short".to_owned(),
+        "__Host-session=../../etc/passwd%00".to_owned(),
+        format!("{cookie}x"),
+        huge,
+        format!("{cookie}; {cookie}"), // duplicate, same value
+        format!("{cookie}; __Host-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), // tossing
+        "=; ;;; =__Host-session".to_owned(),
+    ];
+    for c in &cases {
+        let resp = send(&app, "GET", "/me", Some(c)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "cookie {c:.60}");
+        assert_eq!(body(resp).await, "not signed in\n");
+    }
+    // Duplicates are rejected even when one of them is the valid session.
+    let dup = send(&app, "GET", "/me", Some(&format!("{cookie}; {cookie}"))).await;
+    assert!(set_cookies(&dup)[0].contains("Max-Age=0"));
+    // Two Cookie headers count as duplicates too.
+    let req = Request::builder()
+        .uri("/me")
+        .header("host", "app.test")
+        .header(COOKIE, &cookie)
+        .header(COOKIE, &cookie);
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // Binary junk in a Cookie header.
+    let req = Request::builder()
+        .uri("/me")
+        .header("host", "app.test")
+        .header(COOKIE, &b"__Host-session=\xff\xfe"[..]);
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn handlers_without_the_extractor_cause_no_store_access() {
+    let store = Arc::new(Observed::default());
+    let app = app(Arc::clone(&store));
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let before = store.ops.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        let resp = send(&app, "GET", "/static", Some(&cookie)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(set_cookies(&resp).is_empty());
+    }
+    assert_eq!(
+        store.ops.load(Ordering::SeqCst),
+        before,
+        "the store was touched"
+    );
+    send(&app, "GET", "/me", Some(&cookie)).await;
+    assert_eq!(
+        store.ops.load(Ordering::SeqCst),
+        before + 1,
+        "one resolve = one load"
+    );
+}
+
+#[tokio::test]
+async fn store_outage_is_unauthenticated_by_default_and_503_when_chosen() {
+    let store = Arc::new(Observed::default());
+    let app = app(Arc::clone(&store));
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    store.down.store(true, Ordering::SeqCst);
+    let resp = send(&app, "GET", "/me", Some(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&resp).is_empty(),
+        "an outage must not clear the user's cookie"
+    );
+    let login = send(&app, "POST", "/login", None).await;
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body(login).await,
+        "session store unavailable\n",
+        "no internals in the body"
+    );
+
+    let strict = app_with(Arc::clone(&store), |l| {
+        l.on_store_error(OnStoreError::ServiceUnavailable)
+    });
+    assert_eq!(
+        send(&strict, "GET", "/me", Some(&cookie)).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    store.down.store(false, Ordering::SeqCst);
+    assert_eq!(
+        send(&app, "GET", "/me", Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cross_site_unsafe_requests_are_refused() {
+    let app = app(Arc::default());
+    let post = |h: &'static [(&'static str, &'static str)]| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder()
+                .method("POST")
+                .uri("/login")
+                .header("host", "app.test");
+            for (k, v) in h {
+                req = req.header(*k, *v);
+            }
+            app.oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        post(&[("sec-fetch-site", "cross-site")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&[("origin", "https://evil.test")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://app.test")
+        ])
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(post(&[]).await, StatusCode::OK, "non-browser clients pass");
+}
+
+#[tokio::test]
+async fn synchronizer_token_round_trip() {
+    let app = app(Arc::default());
+    let resp = send(&app, "GET", "/csrf", None).await;
+    let cookie = cookie_pair(&resp);
+    let token = body(resp).await;
+    let check = |b: String| {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/csrf")
+            .header("host", "app.test")
+            .header(COOKIE, &cookie);
+        app.clone().oneshot(req.body(Body::from(b)).unwrap())
+    };
+    assert_eq!(check(token.clone()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        check("forged".into()).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        check(String::new()).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn elevate_rotates_the_cookie() {
+    let app = app(Arc::default());
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let resp = send(&app, "POST", "/elevate", Some(&cookie)).await;
+    let rotated = cookie_pair(&resp);
+    assert_ne!(cookie, rotated);
+    assert_eq!(body(resp).await, "2");
+    assert_eq!(
+        send(&app, "POST", "/elevate", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn plain_http_cookie_is_refused_off_loopback() {
+    let cookie = CookieConfig::builder()
+        .name("dev-session")
+        .dangerously_allow_plain_http_on_loopback()
+        .build()
+        .unwrap();
+    let app = app_with(Arc::default(), |l| l.with_cookie(cookie));
+    let resp = send(&app, "POST", "/login", None).await; // Host: app.test
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookies(&resp).is_empty());
+    let req = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("host", "127.0.0.1:8080");
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let c = &set_cookies(&resp)[0];
+    assert!(
+        c.starts_with("dev-session=") && !c.contains("Secure"),
+        "{c}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_do_not_lose_data_writes() {
+    let app = app(Arc::default());
+    let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move {
+                send(&app, "POST", &format!("/mark/{i}"), Some(&cookie))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    // 32 requests each wrote their own key from a snapshot taken before the others wrote; with
+    // whole-record last-writer-wins most keys would be lost. All 32 must be there.
+    let resp = send(&app, "GET", "/marks", Some(&cookie)).await;
+    assert_eq!(body(resp).await, "32");
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_in_logs_or_debug_output_of_the_layer() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let store = Arc::new(Observed::default());
+    let app = app(Arc::clone(&store));
+    let mut tokens = Vec::new();
+    let c1 = cookie_pair(&send(&app, "POST", "/login", None).await);
+    let c2 = cookie_pair(&send(&app, "POST", "/elevate", Some(&c1)).await);
+    send(&app, "GET", "/me", Some(&format!("{c2}; {c2}"))).await;
+    send(&app, "POST", "/logout", Some(&c2)).await;
+    send(&app, "GET", "/me", Some(&c2)).await;
+    store.down.store(true, Ordering::SeqCst);
+    send(&app, "GET", "/me", Some(&c1)).await;
+    send(&app, "POST", "/login", Some(&c1)).await;
+    tokens.push(c1);
+    tokens.push(c2);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("duplicate_cookie") && logs.contains("store"),
+        "capture missed events: {logs}"
+    );
+    for t in &tokens {
+        let value = t.trim_start_matches("__Host-session=");
+        assert!(!logs.contains(&value[..20]), "a token reached the logs");
+    }
+}
