@@ -1,0 +1,48 @@
+//! The server scripts/bench.sh drives: exactly `POST /login?user=N`, `GET /me`, `POST /logout`.
+
+use std::net::SocketAddr;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tessera_core::Engine;
+use tessera_tower::{Session, SessionError, SessionLayer};
+
+use crate::store_url::AnyStore;
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    user: u64,
+}
+
+async fn login(session: Session, Query(q): Query<LoginQuery>) -> Result<StatusCode, SessionError> {
+    session.login(&q.user.to_string()).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn me(session: Session) -> Result<String, SessionError> {
+    session.subject().ok_or(SessionError::NotSignedIn)
+}
+
+async fn logout(session: Session) -> Result<StatusCode, SessionError> {
+    session.logout().await?;
+    Ok(StatusCode::OK)
+}
+
+pub(crate) fn app(store: AnyStore) -> Router {
+    Router::new()
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .layer(SessionLayer::new(Engine::new(store)))
+}
+
+pub(crate) async fn run(listen: SocketAddr, store: AnyStore) -> anyhow::Result<()> {
+    eprintln!(
+        "tessera bench-server on http://{listen} (store: {})",
+        store.describe()
+    );
+    crate::serve(listen, app(store)).await
+}

@@ -1,0 +1,485 @@
+//! `tessera demo`: a small web app built only on the public library API, showing every promise
+//! a user can see: hardened cookie, rotation at login and step-up, logout that ends the session
+//! on the server, password change that ends the other sessions, and a session list.
+//!
+//! The two accounts and their passwords are demo fixtures, kept in memory, and said so on the page.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tessera_core::{Engine, Timestamp};
+use tessera_tower::{Session, SessionError, SessionLayer, SessionSummary};
+
+use crate::store_url::AnyStore;
+
+/// Auth level a step-up grants, and for how long.
+const ELEVATED_LEVEL: u32 = 2;
+const ELEVATION: Duration = Duration::from_secs(5 * 60);
+
+/// The demo's user directory: username → password. Demo only: plain text, in memory.
+#[derive(Clone)]
+pub(crate) struct Users(Arc<Mutex<HashMap<String, String>>>);
+
+impl Users {
+    fn demo() -> Self {
+        let users = [("alice", "wonderland"), ("bob", "builder")]
+            .into_iter()
+            .map(|(u, p)| (u.to_owned(), p.to_owned()))
+            .collect();
+        Self(Arc::new(Mutex::new(users)))
+    }
+
+    fn check(&self, user: &str, password: &str) -> bool {
+        let users = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        users
+            .get(user)
+            .is_some_and(|p| constant_time_eq(p.as_bytes(), password.as_bytes()))
+    }
+
+    fn set(&self, user: &str, password: &str) {
+        let mut users = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        users.insert(user.to_owned(), password.to_owned());
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) fn app(store: AnyStore) -> Router {
+    let engine = Engine::new(store);
+    engine.spawn_purge(Duration::from_secs(60));
+    Router::new()
+        .route("/", get(|s: Session| async move { home(&s) }))
+        .route("/login", get(login_page).post(login))
+        .route("/account", get(account))
+        .route("/logout", post(logout))
+        .route("/password", get(password_page).post(change_password))
+        .route("/elevate", post(elevate))
+        .route("/sessions", get(sessions_page))
+        .route("/sessions/revoke", post(revoke_one))
+        .route("/sessions/revoke-others", post(revoke_others))
+        .with_state(Users::demo())
+        .layer(SessionLayer::new(engine).clear_site_data_on_logout(true))
+}
+
+pub(crate) async fn run(listen: SocketAddr, store: AnyStore) -> anyhow::Result<()> {
+    let described = store.describe();
+    eprintln!("Tessera demo on http://{listen}  (store: {described})");
+    eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
+    crate::serve(listen, app(store)).await
+}
+
+fn home(session: &Session) -> Redirect {
+    if session.subject().is_some() {
+        Redirect::to("/account")
+    } else {
+        Redirect::to("/login")
+    }
+}
+
+/// A page's frame. `signed_in` carries the CSRF token for the logout button every signed-in page
+/// shows.
+fn page(title: &str, signed_in: Option<(&str, &str)>, body: &str) -> Html<String> {
+    let nav = match signed_in {
+        Some((user, csrf)) => format!(
+            r#"<nav><span>Signed in as <b>{user}</b></span>
+<a href="/account">Account</a> <a href="/sessions">Sessions</a> <a href="/password">Password</a>
+<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{csrf}">
+<button type="submit">Log out</button></form></nav>"#,
+            user = esc(user),
+            csrf = esc(csrf)
+        ),
+        None => "<nav><span>Not signed in</span> <a href=\"/login\">Sign in</a></nav>".to_owned(),
+    };
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{title} · Tessera demo</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #1d232a; }}
+header {{ display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d6dbe1; margin-bottom: 1.5rem; }}
+header h1 {{ font-size: 1.2rem; margin: .5rem 0; }}
+nav {{ display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }}
+form.inline {{ display: inline; }}
+label {{ display: block; margin: .6rem 0; }}
+input[type=text], input[type=password] {{ display: block; width: 18rem; padding: .4rem; border: 1px solid #aab3bd; border-radius: 4px; }}
+button {{ padding: .4rem .9rem; border: 1px solid #2f5d8a; background: #2f6fae; color: #fff; border-radius: 4px; cursor: pointer; }}
+button.secondary {{ background: #fff; color: #2f5d8a; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .4rem; border-bottom: 1px solid #e3e7eb; vertical-align: top; }}
+.note {{ background: #fff8e1; border: 1px solid #f0d98c; padding: .6rem .8rem; border-radius: 4px; }}
+.ok {{ background: #e8f5e9; border: 1px solid #a5d6a7; padding: .6rem .8rem; border-radius: 4px; }}
+.err {{ background: #fdecea; border: 1px solid #f5b7b1; padding: .6rem .8rem; border-radius: 4px; }}
+.tag {{ font-size: .8rem; background: #2f6fae; color: #fff; padding: 0 .4rem; border-radius: 3px; }}
+</style></head>
+<body><header><h1>Tessera demo</h1>{nav}</header>
+<main><h2>{title}</h2>
+{body}</main>
+<footer><p class="note">Demo only: the accounts alice/wonderland and bob/builder are fixtures kept in memory.</p></footer>
+</body></html>"#,
+        title = esc(title)
+    ))
+}
+
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn when(t: Timestamp) -> String {
+    // Seconds since the epoch rendered as UTC without a date crate: y-m-d h:m:s.
+    let secs = t.as_secs();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The signed-in user and a CSRF token, or a redirect to the login page.
+async fn signed_in(session: &Session) -> Result<(String, String), Response> {
+    let Some(user) = session.subject() else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    let csrf = session
+        .csrf_token()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((user, csrf))
+}
+
+fn refused(reason: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        page(
+            "Request refused",
+            None,
+            &format!("<p class=\"err\">{}</p>", esc(reason)),
+        ),
+    )
+        .into_response()
+}
+
+fn login_form(csrf: &str, message: &str) -> String {
+    format!(
+        r#"{message}<form method="post" action="/login">
+<input type="hidden" name="csrf" value="{csrf}">
+<label>Username <input type="text" name="username" autocomplete="username" required></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>"#,
+        csrf = esc(csrf)
+    )
+}
+
+async fn login_page(session: Session) -> Result<Html<String>, SessionError> {
+    let csrf = session.csrf_token().await?;
+    Ok(page("Sign in", None, &login_form(&csrf, "")))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn login(State(users): State<Users>, session: Session, Form(f): Form<LoginForm>) -> Response {
+    if !session.verify_csrf(&f.csrf) {
+        return refused("The form expired or did not come from this site. Reload the sign-in page and try again.");
+    }
+    if !users.check(&f.username, &f.password) {
+        let csrf = session.csrf_token().await.unwrap_or_default();
+        let form = login_form(&csrf, "<p class=\"err\">Wrong username or password.</p>");
+        return (StatusCode::UNAUTHORIZED, page("Sign in", None, &form)).into_response();
+    }
+    match session.login(&f.username).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn account(session: Session) -> Response {
+    let (user, csrf) = match signed_in(&session).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let level = if session.auth_level() >= ELEVATED_LEVEL {
+        "<p class=\"ok\">Elevated: sensitive actions are allowed for a few minutes.</p>".to_owned()
+    } else {
+        format!(
+            r#"<p>Step up before a sensitive action (the session token rotates):</p>
+<form method="post" action="/elevate"><input type="hidden" name="csrf" value="{csrf}">
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit" class="secondary">Confirm it's me</button></form>"#,
+            csrf = esc(&csrf)
+        )
+    };
+    let body = format!(
+        "<p>Welcome, <b>{}</b>. This page is only shown to a signed-in user.</p>{level}",
+        esc(&user)
+    );
+    page("Account", Some((&user, &csrf)), &body).into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(session: Session, Form(f): Form<CsrfOnly>) -> Response {
+    if session.subject().is_some() && !session.verify_csrf(&f.csrf) {
+        return refused("The logout form did not come from this site.");
+    }
+    match session.logout().await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn password_form(csrf: &str, message: &str) -> String {
+    format!(
+        r#"{message}<p>Changing the password signs out every other session of this account.</p>
+<form method="post" action="/password"><input type="hidden" name="csrf" value="{csrf}">
+<label>Current password <input type="password" name="old_password" autocomplete="current-password" required></label>
+<label>New password <input type="password" name="new_password" autocomplete="new-password" minlength="8" required></label>
+<button type="submit">Change password</button></form>"#,
+        csrf = esc(csrf)
+    )
+}
+
+async fn password_page(session: Session) -> Response {
+    match signed_in(&session).await {
+        Ok((user, csrf)) => {
+            page("Password", Some((&user, &csrf)), &password_form(&csrf, "")).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    old_password: String,
+    new_password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_password(
+    State(users): State<Users>,
+    session: Session,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let (user, csrf) = match signed_in(&session).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !session.verify_csrf(&f.csrf) {
+        return refused("The form did not come from this site.");
+    }
+    let problem = if !users.check(&user, &f.old_password) {
+        Some("The current password is wrong.")
+    } else if f.new_password.chars().count() < 8 || f.new_password.len() > 128 {
+        Some("The new password needs 8 to 128 characters.")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let body = password_form(&csrf, &format!("<p class=\"err\">{problem}</p>"));
+        return (
+            StatusCode::BAD_REQUEST,
+            page("Password", Some((&user, &csrf)), &body),
+        )
+            .into_response();
+    }
+    users.set(&user, &f.new_password);
+    // A credential change is a trust transition: end every other session, rotate this one.
+    let ended = match session.revoke_others().await {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = session.rotate().await {
+        return e.into_response();
+    }
+    let csrf = session.csrf_token().await.unwrap_or(csrf);
+    let body = format!("<p class=\"ok\">Password changed. {ended} other session(s) ended.</p>");
+    page("Password", Some((&user, &csrf)), &body).into_response()
+}
+
+#[derive(Deserialize)]
+struct ElevateForm {
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn elevate(
+    State(users): State<Users>,
+    session: Session,
+    Form(f): Form<ElevateForm>,
+) -> Response {
+    let Some(user) = session.subject() else {
+        return Redirect::to("/login").into_response();
+    };
+    if !session.verify_csrf(&f.csrf) {
+        return refused("The form did not come from this site.");
+    }
+    if !users.check(&user, &f.password) {
+        let csrf = session.csrf_token().await.unwrap_or_default();
+        let body = "<p class=\"err\">Wrong password; the session was not elevated.</p>";
+        return (
+            StatusCode::UNAUTHORIZED,
+            page("Account", Some((&user, &csrf)), body),
+        )
+            .into_response();
+    }
+    match session.elevate(ELEVATED_LEVEL, ELEVATION).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn sessions_table(list: &[SessionSummary], csrf: &str) -> String {
+    let mut rows = String::new();
+    for s in list {
+        let action = if s.current {
+            "<span class=\"tag\">this device</span>".to_owned()
+        } else {
+            format!(
+                r#"<form method="post" action="/sessions/revoke" class="inline"><input type="hidden" name="csrf" value="{csrf}">
+<input type="hidden" name="id" value="{id}"><button type="submit" class="secondary">Sign out</button></form>"#,
+                csrf = esc(csrf),
+                id = esc(&s.id)
+            )
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>\n",
+            when(s.created_at),
+            when(s.last_seen),
+            esc(s.user_agent.as_deref().unwrap_or("unknown")),
+            esc(s.ip_prefix.as_deref().unwrap_or("unknown")),
+        ));
+    }
+    format!(
+        r#"<table><thead><tr><th>Created</th><th>Last seen</th><th>Browser</th><th>Network</th><th></th></tr></thead>
+<tbody>
+{rows}</tbody></table>
+<form method="post" action="/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}">
+<p><button type="submit">Sign out all other sessions</button></p></form>"#,
+        csrf = esc(csrf)
+    )
+}
+
+async fn sessions_page(session: Session) -> Response {
+    let (user, csrf) = match signed_in(&session).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match session.list().await {
+        Ok(list) => page(
+            "Sessions",
+            Some((&user, &csrf)),
+            &sessions_table(&list, &csrf),
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    id: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn revoke_one(session: Session, Form(f): Form<RevokeForm>) -> Response {
+    if session.subject().is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    if !session.verify_csrf(&f.csrf) {
+        return refused("The form did not come from this site.");
+    }
+    match session.revoke(&f.id).await {
+        Ok(_) => Redirect::to("/sessions").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn revoke_others(session: Session, Form(f): Form<CsrfOnly>) -> Response {
+    if session.subject().is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    if !session.verify_csrf(&f.csrf) {
+        return refused("The form did not come from this site.");
+    }
+    match session.revoke_others().await {
+        Ok(_) => Redirect::to("/sessions").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_dates() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(when(Timestamp::from_millis(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            when(Timestamp::from_millis(1_709_251_199_000)),
+            "2024-02-29 23:59:59 UTC"
+        );
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
+    }
+}
