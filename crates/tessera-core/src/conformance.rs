@@ -1,4 +1,5 @@
-//! The store conformance suite: every store's tests call [`store_conformance_tests!`], which
+//! The store conformance suite (for store crates' tests; hidden from the API docs): every
+//! store's tests call [`store_conformance_tests!`], which
 //! expands to one test per property below, each on a fresh store.
 //!
 //! ```text

@@ -26,7 +26,7 @@
 )]
 
 pub mod clock;
-#[cfg(feature = "conformance")]
+#[doc(hidden)]
 pub mod conformance;
 mod error;
 pub mod event;

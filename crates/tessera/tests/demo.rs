@@ -166,6 +166,10 @@ async fn login_sets_exactly_one_hardened_cookie_and_kills_the_pre_login_one() {
     let (status, body, headers) = u.get("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("alice") && body.contains("action=\"/logout\""));
+    assert!(
+        !body.contains(&post) && !body.contains(&pre),
+        "the token must travel only in Set-Cookie"
+    );
     assert_eq!(headers.headers()[CACHE_CONTROL], "no-store");
     let (status, location) = account_with(&server, &format!("{NAME}={pre}")).await;
     assert_eq!(
