@@ -1,0 +1,482 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Tessera vs axum + tower-sessions vs plain axum (issue 2, item 7).
+#
+# For each target, in order:
+#   axum-none       plain axum, no session layer (raw framework baseline)
+#   ts-memory       axum + tower-sessions 0.15, MemoryStore
+#   ts-sqlite       axum + tower-sessions 0.14 + tower-sessions-sqlx-store 0.15, SQLite file (WAL)
+#   tessera-memory  tessera bench-server --store memory://
+#   tessera-sqlite  tessera bench-server --store sqlite://PATH
+# it starts the server on a free 127.0.0.1 port, creates N sessions (POST /login?user=i),
+# measures the server's RSS before/after, then runs wrk for
+#   (a) GET /me with a random one of the N session cookies per request, and
+#   (b) POST /login?user=<random>,
+# and records requests/s and p99 latency. The server is stopped by its PID after each target
+# (and on any exit, by the trap). Only loopback addresses are used.
+#
+# Usage: scripts/bench.sh [options]
+#   --only LIST        comma-separated subset of targets (default: all five)
+#   --duration SECS    wrk duration per run (default 10)
+#   --connections N    wrk connections (default 64)
+#   --threads N        wrk threads (default 2)
+#   --sessions N       sessions created before GET /me (default 10000)
+#   --no-build         do not run cargo build (use the binaries already in target/release)
+#   --write            write docs/benchmarks.md even if some target was skipped
+#   --no-write         never write docs/benchmarks.md (print the table only)
+#
+# A full run (all five targets measured) replaces the section of docs/benchmarks.md between
+# `<!-- bench:start -->` and `<!-- bench:end -->`; a partial run only prints, unless --write.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+INVOCATION="scripts/bench.sh${*:+ $*}"
+
+ALL_TARGETS=(axum-none ts-memory ts-sqlite tessera-memory tessera-sqlite)
+ONLY=""
+DURATION=10
+CONNECTIONS=64
+THREADS=2
+SESSIONS=10000
+BUILD=1
+WRITE=auto
+
+die() { echo "bench: $*" >&2; exit 1; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --only) ONLY="${2:?--only needs a list}"; shift 2 ;;
+        --only=*) ONLY="${1#*=}"; shift ;;
+        --duration) DURATION="${2:?}"; shift 2 ;;
+        --connections) CONNECTIONS="${2:?}"; shift 2 ;;
+        --threads) THREADS="${2:?}"; shift 2 ;;
+        --sessions) SESSIONS="${2:?}"; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --write) WRITE=yes; shift ;;
+        --no-write) WRITE=no; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+for n in "$DURATION" "$CONNECTIONS" "$THREADS" "$SESSIONS"; do
+    [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "numeric options must be positive integers"
+done
+(( DURATION <= 120 )) || die "--duration is capped at 120 s"
+(( SESSIONS <= 1000000 )) || die "--sessions is capped at 1000000"
+
+TARGETS=()
+if [[ -n "$ONLY" ]]; then
+    IFS=',' read -r -a wanted <<<"$ONLY"
+    for t in "${ALL_TARGETS[@]}"; do
+        for w in "${wanted[@]}"; do [[ "$w" == "$t" ]] && TARGETS+=("$t"); done
+    done
+    for w in "${wanted[@]}"; do
+        [[ " ${ALL_TARGETS[*]} " == *" $w "* ]] || die "unknown target '$w' (known: ${ALL_TARGETS[*]})"
+    done
+else
+    TARGETS=("${ALL_TARGETS[@]}")
+fi
+[[ ${#TARGETS[@]} -gt 0 ]] || die "no targets selected"
+
+TESSERA_BIN="$ROOT/target/release/tessera"
+PEER_BIN="$ROOT/target/release/bench-peer"
+
+# ---------------------------------------------------------------- cleanup: never leave a server
+WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"
+SERVER_PID=""
+stop_server() {
+    if [[ -n "$SERVER_PID" ]]; then
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            kill "$SERVER_PID" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+            if kill -0 "$SERVER_PID" 2>/dev/null; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+CHILD_PID=""
+# Runs a (bounded) command in the background and waits for it, so that a signal interrupts the
+# wait at once and the trap can stop both the command and the server.
+run_child() { # outfile cmd...
+    local out="$1" rc=0
+    shift
+    "$@" >"$out" 2>&1 &
+    CHILD_PID=$!
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+cleanup() {
+    if [[ -n "$CHILD_PID" ]]; then kill "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- build
+needs_tessera=0; needs_peer=0
+for t in "${TARGETS[@]}"; do
+    case "$t" in tessera-*) needs_tessera=1 ;; *) needs_peer=1 ;; esac
+done
+TESSERA_BUILD_OK=1
+if (( BUILD )); then
+    # The peer is a workspace of its own (bench/peer/Cargo.toml explains why), so it is one
+    # more cargo invocation; it shares the root target/ directory.
+    if (( needs_peer )); then
+        echo "bench: cargo build --release -p tessera-bench-peer (bench/peer)"
+        CARGO_TARGET_DIR="$ROOT/target" cargo build --release --manifest-path bench/peer/Cargo.toml
+    fi
+    if (( needs_tessera )); then
+        echo "bench: cargo build --release -p tessera"
+        if ! cargo build --release -p tessera; then
+            echo "bench: WARNING: building tessera failed; the tessera targets will be skipped" >&2
+            TESSERA_BUILD_OK=0
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "bench: wrk not found, installing it with apt-get"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+fi
+command -v wrk >/dev/null || die "wrk is not available"
+command -v python3 >/dev/null || die "python3 is needed"
+command -v curl >/dev/null || die "curl is needed"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# Session creator: N logins over a few keep-alive connections; writes one `name=value` per line.
+cat >"$WORK/mksessions.py" <<'PY'
+import http.client, random, sys, threading, time
+
+port, n, cookie_name, out, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+baseline = sys.argv[6] == "1"  # axum-none answers "0" to any cookie
+
+def rss_kb():
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise SystemExit("no VmRSS")
+
+def conn():
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+def cookie_of(resp):
+    for h in resp.msg.get_all("Set-Cookie") or []:
+        pair = h.split(";", 1)[0].strip()
+        if pair.startswith(cookie_name + "=") and len(pair) > len(cookie_name) + 1:
+            return pair
+    return None
+
+def request(c, method, path, headers=None):
+    for attempt in range(3):
+        try:
+            c.request(method, path, headers=headers or {})
+            r = c.getresponse()
+            body = r.read()
+            return c, r, body
+        except (http.client.HTTPException, OSError):
+            if attempt == 2:
+                raise
+            c.close()
+            c = conn()
+
+def login(c, user):
+    c, r, _ = request(c, "POST", f"/login?user={user}")
+    if r.status != 200:
+        raise SystemExit(f"POST /login?user={user} -> {r.status}")
+    ck = cookie_of(r)
+    if ck is None:
+        raise SystemExit(f"POST /login gave no {cookie_name} cookie: {r.msg.get_all('Set-Cookie')}")
+    return c, ck
+
+# Warm-up: exercise login/me/logout so pools, buffers and threads exist before the RSS baseline.
+c = conn()
+for i in range(200):
+    c, ck = login(c, 10_000_000 + i)
+    c, r, _ = request(c, "GET", "/me", {"Cookie": ck})
+    c, r, _ = request(c, "POST", "/logout", {"Cookie": ck})
+c.close()
+time.sleep(0.5)
+before = rss_kb()
+
+cookies = [None] * n
+errors = []
+def worker(k, parts):
+    try:
+        c = conn()
+        for i in range(k, n, parts):
+            c, cookies[i] = login(c, i + 1)
+        c.close()
+    except BaseException as e:  # noqa: BLE001 - reported below
+        errors.append(repr(e))
+parts = 4
+threads = [threading.Thread(target=worker, args=(k, parts)) for k in range(parts)]
+t0 = time.time()
+for t in threads: t.start()
+for t in threads: t.join()
+if errors:
+    raise SystemExit("session creation failed: " + errors[0])
+elapsed = time.time() - t0
+time.sleep(0.5)
+after = rss_kb()
+
+# Sanity: a sample of the cookies must resolve to the right subject.
+c = conn()
+for i in random.sample(range(n), min(50, n)):
+    c, r, body = request(c, "GET", "/me", {"Cookie": cookies[i]})
+    if r.status != 200:
+        raise SystemExit(f"GET /me with session {i} -> {r.status}")
+    want = "0" if baseline else str(i + 1)
+    if body.decode().strip() != want:
+        raise SystemExit(f"GET /me for user {i+1} answered {body!r}")
+c.close()
+
+with open(out, "w") as f:
+    f.write("\n".join(cookies) + "\n")
+print(f"{before} {after} {elapsed:.2f}")
+PY
+
+# wrk scripts. The cookie file holds one `name=value` line per session.
+cat >"$WORK/me.lua" <<'LUA'
+local cookie_file = os.getenv("BENCH_COOKIE_FILE")
+local cookies = {}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  for line in io.lines(cookie_file) do
+    if #line > 0 then cookies[#cookies + 1] = line end
+  end
+  math.randomseed(os.time() * 1000 + tid * 7919)
+end
+function request()
+  return wrk.format("GET", "/me", { ["Cookie"] = cookies[math.random(#cookies)] })
+end
+LUA
+cat >"$WORK/login.lua" <<'LUA'
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + tid * 7919)
+end
+function request()
+  return wrk.format("POST", "/login?user=" .. math.random(1, 1000000000))
+end
+LUA
+cat >"$WORK/done.lua" <<'LUA'
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH rps=%.1f p50_us=%d p99_us=%d requests=%d non2xx=%d sockerr=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+end
+LUA
+cat "$WORK/done.lua" >>"$WORK/me.lua"
+cat "$WORK/done.lua" >>"$WORK/login.lua"
+
+# Runs wrk; prints "rps p99_us non2xx sockerr".
+run_wrk() { # port script
+    local port="$1" script="$2" out="$WORK/wrk.out"
+    if ! run_child "$out" timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
+        --timeout 5s -s "$script" "http://127.0.0.1:$port"; then
+        sed 's/^/    /' "$out" >&2
+        return 1
+    fi
+    sed 's/^/    /' "$out" >&2
+    awk '/^BENCH / {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        print v["rps"], v["p99_us"], v["non2xx"], v["sockerr"] }' "$out"
+}
+
+# results.tsv: target status rps_me p99_me_us bad_me rps_login p99_login_us bad_login rss_before_kb rss_after_kb note
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+# Other work on the machine skews the numbers; the load average goes into the report.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+record_skip() { printf '%s\tskipped\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$1" "$2" >>"$RESULTS"; echo "bench: SKIP $1: $2" >&2; }
+
+for target in "${TARGETS[@]}"; do
+    echo
+    echo "=== $target"
+    port="$(free_port)"
+    addr="127.0.0.1:$port"
+    case "$target" in
+        axum-none)      cookie=id;            cmd=("$PEER_BIN" --mode none --listen "$addr") ;;
+        ts-memory)      cookie=id;            cmd=("$PEER_BIN" --mode ts-memory --listen "$addr") ;;
+        ts-sqlite)      cookie=id;            cmd=("$PEER_BIN" --mode ts-sqlite --listen "$addr" --db "$WORK/ts.db") ;;
+        tessera-memory) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store memory:// --listen "$addr") ;;
+        tessera-sqlite) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "sqlite://$WORK/tessera.db" --listen "$addr") ;;
+    esac
+    bin="${cmd[0]}"
+    if [[ "$target" == tessera-* ]]; then
+        if (( ! TESSERA_BUILD_OK )); then record_skip "$target" "tessera did not build"; continue; fi
+        if [[ ! -x "$bin" ]]; then record_skip "$target" "$bin missing"; continue; fi
+        if ! timeout 10 "$bin" bench-server --help >/dev/null 2>&1; then
+            record_skip "$target" "'tessera bench-server' subcommand not available yet"; continue
+        fi
+    elif [[ ! -x "$bin" ]]; then
+        record_skip "$target" "$bin missing (build bench/peer)"; continue
+    fi
+
+    "${cmd[@]}" >"$WORK/$target.log" 2>&1 &
+    SERVER_PID=$!
+    ready=0
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$addr/me" || true)"
+        if [[ "$code" == 401 ]]; then ready=1; break; fi
+        sleep 0.1
+    done
+    if (( ! ready )); then
+        sed 's/^/    /' "$WORK/$target.log" >&2 || true
+        stop_server
+        record_skip "$target" "server did not come up (GET /me without cookie must answer 401)"
+        continue
+    fi
+    echo "  server pid $SERVER_PID on $addr, cookie $cookie"
+
+    cookies="$WORK/$target.cookies"
+    baseline=0; [[ "$target" == axum-none ]] && baseline=1
+    if ! run_child "$WORK/mk.out" timeout 300 python3 "$WORK/mksessions.py" \
+        "$port" "$SESSIONS" "$cookie" "$cookies" "$SERVER_PID" "$baseline"; then
+        sed 's/^/    /' "$WORK/mk.out" >&2
+        stop_server
+        record_skip "$target" "creating $SESSIONS sessions failed"
+        continue
+    fi
+    read -r rss_before rss_after mk_secs <"$WORK/mk.out"
+    echo "  $SESSIONS sessions in ${mk_secs}s; RSS ${rss_before} kB -> ${rss_after} kB"
+
+    echo "  wrk GET /me (random cookie of $SESSIONS)"
+    export BENCH_COOKIE_FILE="$cookies"
+    if ! run_wrk "$port" "$WORK/me.lua" >"$WORK/me.res" || ! read -r me_rps me_p99 me_bad me_sock <"$WORK/me.res"; then
+        stop_server; record_skip "$target" "wrk GET /me failed"; continue
+    fi
+    echo "  wrk POST /login?user=<random>"
+    if ! run_wrk "$port" "$WORK/login.lua" >"$WORK/login.res" || ! read -r li_rps li_p99 li_bad li_sock <"$WORK/login.res"; then
+        stop_server; record_skip "$target" "wrk POST /login failed"; continue
+    fi
+    stop_server
+    note=""
+    (( me_bad + me_sock > 0 )) && note+="GET /me: $me_bad non-2xx, $me_sock socket errors. "
+    (( li_bad + li_sock > 0 )) && note+="login: $li_bad non-2xx, $li_sock socket errors. "
+    printf '%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$me_rps" "$me_p99" "$((me_bad + me_sock))" \
+        "$li_rps" "$li_p99" "$((li_bad + li_sock))" "$rss_before" "$rss_after" "$note" >>"$RESULTS"
+done
+
+# ---------------------------------------------------------------- report
+CPU_MODEL="$(awk -F: '/^model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}' /proc/cpuinfo)"
+[[ -n "$CPU_MODEL" ]] || CPU_MODEL="unknown"
+REPORT="$WORK/report.md"
+BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_NPROC="$(nproc)" BENCH_CPU="$CPU_MODEL" \
+BENCH_LOAD="$LOAD_BEFORE" BENCH_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+BENCH_WRK="$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')" BENCH_CMD="$INVOCATION" \
+BENCH_THREADS="$THREADS" BENCH_CONNECTIONS="$CONNECTIONS" BENCH_DURATION="$DURATION" BENCH_SESSIONS="$SESSIONS" \
+python3 - "$RESULTS" "$REPORT" <<'PY'
+import os, sys
+E = os.environ
+SESSIONS = int(E["BENCH_SESSIONS"])
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    order.append(f[0])
+    rows[f[0]] = f
+ok = lambda t: t in rows and rows[t][1] == "ok"
+num = lambda t, i: float(rows[t][i])
+def ratio(a, b, i):
+    return num(a, i) / num(b, i) if ok(a) and ok(b) and num(b, i) > 0 else None
+def fr(r):
+    return "—" if r is None else f"{r:.2f}×"
+def per_session(t):
+    return (num(t, 9) - num(t, 8)) * 1024 / SESSIONS
+def ms(us):
+    return f"{float(us) / 1000:.2f} ms"
+
+out = []
+out.append(f"Measured {E['BENCH_DATE']} on {E['BENCH_NPROC']} CPUs ({E['BENCH_CPU']}), "
+           f"commit {E['BENCH_COMMIT']}, {E['BENCH_WRK']}; load average before the run: {E['BENCH_LOAD']}.")
+out.append("")
+out.append(f"Command: `{E['BENCH_CMD']}` (wrk -t{E['BENCH_THREADS']} -c{E['BENCH_CONNECTIONS']} "
+           f"-d{E['BENCH_DURATION']}s, {SESSIONS} sessions, server and wrk on the same machine, 127.0.0.1).")
+out.append("")
+out.append("| target | GET /me req/s | GET /me p99 | /me vs axum-none | POST /login req/s | login p99 | login vs axum-none | RSS per idle session |")
+out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+notes = []
+for t in order:
+    f = rows[t]
+    if f[1] != "ok":
+        out.append(f"| {t} | skipped: {f[10]} | | | | | | |")
+        continue
+    out.append(f"| {t} | {num(t,2):,.0f} | {ms(f[3])} | {fr(ratio(t,'axum-none',2))} | {num(t,5):,.0f} | {ms(f[6])} "
+               f"| {fr(ratio(t,'axum-none',5))} | {per_session(t):,.0f} B |")
+    if f[10]:
+        notes.append(f"- {t}: {f[10].strip()}")
+out.append("")
+if notes:
+    out.append("Errors during the runs (these numbers are suspect):")
+    out.extend(notes)
+    out.append("")
+
+def check(label, r, want):
+    if r is None:
+        return f"| {label} | — | ≥ {want}× | not measured |"
+    return f"| {label} | {r:.2f}× | ≥ {want}× | {'met' if r >= want else 'NOT met'} |"
+out.append("| goal | measured | target | |")
+out.append("|---|---:|---:|---|")
+out.append(check("GET /me, Tessera memory vs axum-none", ratio("tessera-memory", "axum-none", 2), 0.85))
+out.append(check("GET /me, Tessera SQLite vs axum-none", ratio("tessera-sqlite", "axum-none", 2), 0.6))
+out.append(check("GET /me, Tessera SQLite vs tower-sessions SQLite", ratio("tessera-sqlite", "ts-sqlite", 2), 2))
+out.append(check("login, Tessera SQLite vs tower-sessions SQLite", ratio("tessera-sqlite", "ts-sqlite", 5), 3))
+out.append(check("login, Tessera memory vs tower-sessions memory", ratio("tessera-memory", "ts-memory", 5), 1.2))
+def rss(t):
+    return f"{per_session(t):,.0f} B" if ok(t) else "—"
+out.append("")
+out.append("| Tessera ÷ tower-sessions | GET /me | POST /login | RSS per idle session, Tessera | tower-sessions |")
+out.append("|---|---:|---:|---:|---:|")
+for store in ("memory", "sqlite"):
+    te, ts = "tessera-" + store, "ts-" + store
+    out.append(f"| {store} | {fr(ratio(te, ts, 2))} | {fr(ratio(te, ts, 5))} | {rss(te)} | {rss(ts)} |")
+out.append("")
+out.append("RSS per idle session = growth of the server's VmRSS over the session creation, divided by the "
+           "session count; with SQLite it is mostly page cache. tower-sessions' MemoryStore is usually quoted at ~470 B.")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+
+echo
+cat "$REPORT"
+
+skipped="$(awk -F'\t' '$2 != "ok"' "$RESULTS" | wc -l)"
+all_five=$(( ${#TARGETS[@]} == ${#ALL_TARGETS[@]} && skipped == 0 ))
+if [[ "$WRITE" == yes || ( "$WRITE" == auto && "$all_five" == 1 ) ]]; then
+    DOC="$ROOT/docs/benchmarks.md"
+    [[ -f "$DOC" ]] || die "$DOC is missing"
+    if ! grep -q '^<!-- bench:start -->$' "$DOC" || ! grep -q '^<!-- bench:end -->$' "$DOC"; then
+        die "$DOC lacks the <!-- bench:start --> / <!-- bench:end --> markers"
+    fi
+    python3 - "$DOC" "$REPORT" <<'PY'
+import sys
+doc, report = sys.argv[1], open(sys.argv[2]).read()
+text = open(doc).read()
+start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+open(doc, "w").write(head + start + "\n" + report + end + tail)
+PY
+    echo "bench: wrote the results into docs/benchmarks.md"
+elif [[ "$WRITE" == auto ]]; then
+    echo "bench: partial run (not all five targets measured): docs/benchmarks.md left as is (--write forces it)"
+fi
