@@ -2,6 +2,10 @@
 //!
 //! When full it refuses new sessions ([`StoreError::Full`]) after dropping expired ones, rather
 //! than evicting live sessions and silently logging real users out.
+//!
+//! Records are boxed so that growing the map moves 40-byte slots, not whole records: the
+//! stall while the table doubles under the write lock stays short. The subject index keeps a
+//! subject's only session inline, the common case, without a per-subject heap set.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -23,20 +27,68 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    records: HashMap<SessionId, Record>,
-    by_subject: HashMap<String, HashSet<SessionId>>,
+    records: HashMap<SessionId, Box<Record>>,
+    by_subject: HashMap<Box<str>, Ids>,
+}
+
+/// The sessions of one subject: usually one, stored inline.
+#[derive(Debug)]
+enum Ids {
+    One(SessionId),
+    Many(HashSet<SessionId>),
+}
+
+impl Ids {
+    fn insert(&mut self, id: SessionId) {
+        match self {
+            Ids::One(existing) if *existing == id => {}
+            Ids::One(existing) => *self = Ids::Many([*existing, id].into_iter().collect()),
+            Ids::Many(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; true when no id is left.
+    fn remove(&mut self, id: &SessionId) -> bool {
+        match self {
+            Ids::One(existing) => existing == id,
+            Ids::Many(set) => {
+                set.remove(id);
+                set.is_empty()
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SessionId> {
+        let (one, many) = match self {
+            Ids::One(id) => (Some(id), None),
+            Ids::Many(set) => (None, Some(set.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
 }
 
 impl State {
-    fn remove(&mut self, id: &SessionId) -> Option<Record> {
+    fn index(&mut self, subject: &str, id: SessionId) {
+        match self.by_subject.get_mut(subject) {
+            Some(ids) => ids.insert(id),
+            None => {
+                self.by_subject.insert(subject.into(), Ids::One(id));
+            }
+        }
+    }
+
+    fn unindex(&mut self, subject: &str, id: &SessionId) {
+        if self.by_subject.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
+            self.by_subject.remove(subject);
+        }
+    }
+
+    fn remove(&mut self, id: &SessionId) -> Option<Box<Record>> {
         let record = self.records.remove(id)?;
         if let Some(subject) = &record.subject {
-            if let Some(set) = self.by_subject.get_mut(subject) {
-                set.remove(id);
-                if set.is_empty() {
-                    self.by_subject.remove(subject);
-                }
-            }
+            self.unindex(subject, id);
         }
         Some(record)
     }
@@ -117,18 +169,14 @@ impl Store for MemoryStore {
             }
         }
         if let Some(subject) = &record.subject {
-            state
-                .by_subject
-                .entry(subject.clone())
-                .or_default()
-                .insert(record.id);
+            state.index(subject, record.id);
         }
-        state.records.insert(record.id, record.clone());
+        state.records.insert(record.id, Box::new(record.clone()));
         Ok(Created::Inserted)
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        Ok(self.read()?.records.get(id).cloned())
+        Ok(self.read()?.records.get(id).map(|r| Record::clone(r)))
     }
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
@@ -140,19 +188,13 @@ impl Store for MemoryStore {
             return Ok(Updated::VersionMismatch);
         }
         // The engine never changes a record's subject in place; keep the index honest anyway.
-        let old_subject = std::mem::replace(stored, record.clone()).subject;
+        let old_subject = std::mem::replace(&mut **stored, record.clone()).subject;
         if old_subject != record.subject {
             if let Some(old) = old_subject {
-                if let Some(set) = state.by_subject.get_mut(&old) {
-                    set.remove(&record.id);
-                }
+                state.unindex(&old, &record.id);
             }
             if let Some(new) = &record.subject {
-                state
-                    .by_subject
-                    .entry(new.clone())
-                    .or_default()
-                    .insert(record.id);
+                state.index(new, record.id);
             }
         }
         Ok(Updated::Written)
@@ -169,7 +211,7 @@ impl Store for MemoryStore {
             .get(subject)
             .map(|ids| {
                 ids.iter()
-                    .filter_map(|id| state.records.get(id).cloned())
+                    .filter_map(|id| state.records.get(id).map(|r| Record::clone(r)))
                     .collect()
             })
             .unwrap_or_default())

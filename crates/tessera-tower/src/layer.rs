@@ -150,10 +150,22 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: Arc<LayerConfig>,
     pub(crate) presented: Presented,
-    pub(crate) client: ClientInfo,
+    /// Raw client metadata; turned into [`ClientInfo`] only when a session is created.
+    user_agent: Option<HeaderValue>,
+    ip: Option<std::net::IpAddr>,
     /// False when `Secure` is off and the request is not on loopback: no session handling.
     pub(crate) transport_ok: bool,
     pub(crate) state: Mutex<State>,
+}
+
+impl Shared {
+    /// The client's metadata as the session list shows it.
+    pub(crate) fn client(&self) -> ClientInfo {
+        ClientInfo::new(
+            self.user_agent.as_ref().and_then(|v| v.to_str().ok()),
+            self.ip,
+        )
+    }
 }
 
 impl<Inner, B> Service<Request<B>> for SessionService<Inner>
@@ -195,17 +207,15 @@ where
         if matches!(presented, Presented::Duplicate) {
             tracing::warn!(target: "tessera::audit", event = "duplicate_cookie", "several session cookies in one request (cookie tossing?); none trusted");
         }
-        let client = ClientInfo::new(
-            req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()),
-            req.extensions()
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        );
         let shared = Arc::new(Shared {
             backend: Arc::clone(&self.layer.backend),
             config: Arc::clone(&config),
             presented,
-            client,
+            user_agent: req.headers().get(USER_AGENT).cloned(),
+            ip: req
+                .extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
             transport_ok,
             state: Mutex::new(State::default()),
         });

@@ -271,7 +271,7 @@ impl Session {
         let issued = self
             .shared
             .backend
-            .begin(self.shared.client.clone())
+            .begin(self.shared.client())
             .await?;
         let id = issued.session.id();
         self.adopt(issued, None);
@@ -293,7 +293,7 @@ impl Session {
         remember_me: bool,
     ) -> Result<(), SessionError> {
         self.check_transport()?;
-        options.client = self.shared.client.clone();
+        options.client = self.shared.client();
         let previous = self.lock().token.clone();
         let issued = self
             .shared
