@@ -1,0 +1,419 @@
+//! Real-browser end-to-end tests of `tessera demo`: Debian's headless Chromium, driven through
+//! chromedriver (W3C WebDriver), signs in through the real forms over `http://127.0.0.1:PORT`.
+//!
+//! These check what only a browser can: that it accepts the `Secure` `__Host-` cookie on
+//! loopback with the attributes we send, that the buttons and forms work as a user clicks them,
+//! and that logout, password change and step-up have the effect a user sees.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them every test fails, saying
+//! to run `scripts/ensure-browser.sh`. The tests take turns (each with its own server,
+//! chromedriver and one or two Chromiums) so they stay reliable on a small machine.
+
+mod support;
+#[path = "support/webdriver.rs"]
+mod webdriver;
+
+use std::path::PathBuf;
+
+use reqwest::header::{COOKIE, LOCATION};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::{temp_dir, Server};
+use webdriver::{require_browser, Browser, Cookie, Driver};
+
+const NAME: &str = "__Host-session";
+
+/// One browser test at a time: each starts its own server, chromedriver and Chromium.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A fresh demo server (in-memory store) and a chromedriver, for one test.
+async fn setup(tag: &str) -> (Server, Driver) {
+    require_browser();
+    let server = Server::start(&["demo", "--store", "memory://"]);
+    let driver = Driver::start(temp_dir(&format!("browser-{tag}"))).await;
+    (server, driver)
+}
+
+/// The single `__Host-session` cookie the browser holds for the current page.
+async fn session_cookie(b: &Browser) -> Cookie {
+    let found = b.cookies_named(NAME).await;
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one {NAME} cookie in the browser, got {found:?}"
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// Signs in through the real login form and waits for `/account`. Returns the cookie value the
+/// browser held before submitting (the anonymous session the login page started).
+async fn sign_in(b: &Browser, server: &Server, user: &str, password: &str) -> String {
+    b.goto(&format!("{}/login", server.base)).await;
+    let before = b.cookies_named(NAME).await;
+    assert_eq!(
+        before.len(),
+        1,
+        "the login page should have left exactly one {NAME} cookie (its CSRF session) in \
+         Chromium — if none, the browser refused the Secure __Host- cookie over \
+         http://127.0.0.1; cookies: {before:?}"
+    );
+    let pre = before[0].value.clone();
+    let form = "main form[action=\"/login\"]";
+    b.send_keys(&b.find(&format!("{form} input[name=username]")).await, user)
+        .await;
+    b.send_keys(
+        &b.find(&format!("{form} input[name=password]")).await,
+        password,
+    )
+    .await;
+    b.click(&b.find(&format!("{form} button[type=submit]")).await)
+        .await;
+    b.wait_for_path(&server.base, "/account").await;
+    pre
+}
+
+/// Asks the server directly (no browser, no redirects followed) for `/account` with the given
+/// session cookie value.
+async fn account_with_cookie(server: &Server, value: &str) -> (StatusCode, Option<String>, String) {
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .get(format!("{}/account", server.base))
+        .header(COOKIE, format!("{NAME}={value}"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, location, resp.text().await.unwrap())
+}
+
+/// Where screenshots go: `target/browser-screenshots/` (next to the `tessera` binary's profile
+/// directory, so it follows `CARGO_TARGET_DIR`).
+fn screenshot_dir() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_tessera"));
+    let target = bin
+        .parent()
+        .and_then(|profile| profile.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join("browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Asserts `png` is a non-empty PNG image and returns its width and height.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(
+        png.len() > 1000,
+        "screenshot is too small to be a page: {} bytes",
+        png.len()
+    );
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG");
+    assert_eq!(&png[12..16], b"IHDR", "PNG has no IHDR chunk first");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert!(width > 0 && height > 0, "empty PNG {width}x{height}");
+    (width, height)
+}
+
+/// 1. Signing in through the real form works in Chromium over http://127.0.0.1, and the
+///    browser holds exactly one hardened `__Host-session` cookie, rotated at login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sets_one_hardened_host_cookie_rotated_at_login() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("signin").await;
+    let b = driver.browser().await;
+
+    let pre = sign_in(&b, &server, "alice", "wonderland").await;
+
+    let text = b.text().await;
+    assert!(
+        text.contains("Welcome, alice"),
+        "account page does not greet alice:\n{text}"
+    );
+    assert!(
+        text.contains("Signed in as alice"),
+        "nav does not say who is signed in:\n{text}"
+    );
+    assert!(b.title().await.starts_with("Account"));
+
+    let c = session_cookie(&b).await;
+    assert_eq!(c.http_only, Some(true), "cookie not HttpOnly: {:?}", c.raw);
+    assert_eq!(c.secure, Some(true), "cookie not Secure: {:?}", c.raw);
+    assert_eq!(
+        c.same_site.as_deref(),
+        Some("Lax"),
+        "cookie not SameSite=Lax: {:?}",
+        c.raw
+    );
+    assert_eq!(c.path.as_deref(), Some("/"), "cookie path: {:?}", c.raw);
+    // Host-only: Chromium reports the exact host, never a `.domain` that would cover siblings.
+    match c.domain.as_deref() {
+        None | Some("127.0.0.1") => {}
+        Some(other) => panic!("cookie has a domain-wide scope {other:?}: {:?}", c.raw),
+    }
+    assert!(!c.value.is_empty());
+    assert_ne!(
+        c.value, pre,
+        "session token was not rotated at login (fixation)"
+    );
+
+    // The pre-login token no longer signs anyone in; the new one does.
+    let (status, location, _) = account_with_cookie(&server, &pre).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/login"));
+    let (status, _, body) = account_with_cookie(&server, &c.value).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Welcome, <b>alice</b>"));
+
+    b.quit().await;
+}
+
+/// 2. The logout button in the nav ends the session on the server, not just in the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_button_ends_the_session_on_the_server() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("logout").await;
+    let b = driver.browser().await;
+
+    sign_in(&b, &server, "alice", "wonderland").await;
+    let old = session_cookie(&b).await.value;
+    // Control: the token works from outside the browser while signed in, so the refusal checked
+    // below is due to the logout.
+    let (status, _, body) = account_with_cookie(&server, &old).await;
+    assert_eq!(status, StatusCode::OK, "signed-in token refused: {body}");
+
+    b.click(
+        &b.find("nav form[action=\"/logout\"] button[type=submit]")
+            .await,
+    )
+    .await;
+    b.wait_for_path(&server.base, "/login").await;
+    let left: Vec<_> = b
+        .cookies_named(NAME)
+        .await
+        .into_iter()
+        .filter(|c| c.value == old)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "browser still holds the old session cookie after logout: {left:?}"
+    );
+
+    b.goto(&format!("{}/account", server.base)).await;
+    b.wait_for_path(&server.base, "/login").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Not signed in"),
+        "login page after logout:\n{text}"
+    );
+
+    // Replaying the old token straight to the server: refused.
+    let (status, location, _) = account_with_cookie(&server, &old).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "old token still accepted");
+    assert_eq!(location.as_deref(), Some("/login"));
+
+    // Putting the old cookie back into the browser does not sign it in again either.
+    b.add_cookie(json!({
+        "name": NAME, "value": old, "path": "/", "secure": true, "httpOnly": true,
+        "sameSite": "Lax",
+    }))
+    .await;
+    assert!(
+        b.cookies_named(NAME).await.iter().any(|c| c.value == old),
+        "WebDriver did not re-add the old cookie"
+    );
+    b.goto(&format!("{}/account", server.base)).await;
+    b.wait_for_path(&server.base, "/login").await;
+
+    b.quit().await;
+}
+
+/// 3. A password change in browser A ends bob's session in browser B; A stays signed in, and
+///    the old password stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_in_one_browser_ends_the_other() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("password").await;
+    let a = driver.browser().await;
+    let b = driver.browser().await;
+
+    sign_in(&a, &server, "bob", "builder").await;
+    sign_in(&b, &server, "bob", "builder").await;
+    let a_before = session_cookie(&a).await.value;
+    let b_token = session_cookie(&b).await.value;
+    assert_ne!(a_before, b_token, "two browsers got the same session token");
+
+    a.goto(&format!("{}/password", server.base)).await;
+    let form = "main form[action=\"/password\"]";
+    a.send_keys(
+        &a.find(&format!("{form} input[name=old_password]")).await,
+        "builder",
+    )
+    .await;
+    a.send_keys(
+        &a.find(&format!("{form} input[name=new_password]")).await,
+        "builder-2026",
+    )
+    .await;
+    a.click(&a.find(&format!("{form} button[type=submit]")).await)
+        .await;
+    a.wait_for_path(&server.base, "/password").await;
+    let text = a.wait_for_text("Password changed.").await;
+    assert!(
+        text.contains("Password changed. 1 other session(s) ended."),
+        "password change page:\n{text}"
+    );
+    let a_after = session_cookie(&a).await.value;
+    assert_ne!(
+        a_after, a_before,
+        "password change did not rotate this session's token"
+    );
+
+    // B, still showing /account, reloads: its session is gone.
+    b.refresh().await;
+    b.wait_for_path(&server.base, "/login").await;
+    let (status, location, _) = account_with_cookie(&server, &b_token).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/login"));
+
+    // A is still signed in.
+    a.goto(&format!("{}/account", server.base)).await;
+    a.wait_for_path(&server.base, "/account").await;
+    assert!(a.text().await.contains("Welcome, bob"));
+
+    // The old password no longer works in B; the new one does.
+    let form = "main form[action=\"/login\"]";
+    b.send_keys(
+        &b.find(&format!("{form} input[name=username]")).await,
+        "bob",
+    )
+    .await;
+    b.send_keys(
+        &b.find(&format!("{form} input[name=password]")).await,
+        "builder",
+    )
+    .await;
+    b.click(&b.find(&format!("{form} button[type=submit]")).await)
+        .await;
+    b.wait_for_path(&server.base, "/login").await;
+    b.wait_for_text("Wrong username or password").await;
+    sign_in(&b, &server, "bob", "builder-2026").await;
+    assert!(b.text().await.contains("Welcome, bob"));
+
+    a.quit().await;
+    b.quit().await;
+}
+
+/// 4. Step-up through the form on /account rotates the cookie and shows the elevated state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elevate_form_rotates_the_cookie_and_shows_elevated() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("elevate").await;
+    let b = driver.browser().await;
+
+    sign_in(&b, &server, "alice", "wonderland").await;
+    let before = session_cookie(&b).await.value;
+    let text = b.text().await;
+    assert!(
+        !text.contains("Elevated"),
+        "elevated before stepping up:\n{text}"
+    );
+
+    let form = "main form[action=\"/elevate\"]";
+    b.send_keys(
+        &b.find(&format!("{form} input[name=password]")).await,
+        "wonderland",
+    )
+    .await;
+    b.click(&b.find(&format!("{form} button[type=submit]")).await)
+        .await;
+    b.wait_for_path(&server.base, "/account").await;
+    // The redirect lands back on /account; wait for the elevated page, not the one we left.
+    b.wait_for_text("Elevated: sensitive actions are allowed")
+        .await;
+    assert!(
+        !b.source().await.contains("action=\"/elevate\""),
+        "step-up form still offered after elevating"
+    );
+    let after = session_cookie(&b).await;
+    assert_ne!(
+        after.value, before,
+        "step-up did not rotate the session token"
+    );
+    assert_eq!(after.http_only, Some(true));
+    assert_eq!(after.secure, Some(true));
+
+    // The new token is the elevated session. (The old one is not replayed here: past the
+    // rotation grace window that counts as theft and ends the session, by design.)
+    let (status, _, body) = account_with_cookie(&server, &after.value).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "rotated token refused; server log:\n{}",
+        server.log()
+    );
+    assert!(body.contains("Elevated: sensitive actions are allowed"));
+
+    b.quit().await;
+}
+
+/// 5. Screenshots of the signed-in /account and /sessions pages (with a second device signed
+///    in), saved under target/browser-screenshots/ for a person to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_of_account_and_sessions_pages() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("screens").await;
+    let a = driver.browser().await;
+    let other = driver.browser().await;
+
+    sign_in(&other, &server, "alice", "wonderland").await;
+    sign_in(&a, &server, "alice", "wonderland").await;
+    let dir = screenshot_dir();
+
+    let png = a.screenshot().await;
+    let (w, h) = png_size(&png);
+    let path = dir.join("account.png");
+    std::fs::write(&path, &png).unwrap();
+    eprintln!("saved {} ({w}x{h}, {} bytes)", path.display(), png.len());
+
+    a.goto(&format!("{}/sessions", server.base)).await;
+    a.wait_for_path(&server.base, "/sessions").await;
+    let rows = a.find_all("main table tbody tr").await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "sessions page should list alice's two browsers"
+    );
+    let this = a.find_all("main table tbody tr .tag").await;
+    assert_eq!(this.len(), 1, "exactly one row marked as this device");
+    assert_eq!(a.element_text(&this[0]).await, "this device");
+    let text = a.text().await;
+    assert!(
+        text.contains("Chrome"),
+        "sessions page does not show the browser's user agent:\n{text}"
+    );
+    assert_eq!(
+        a.find_all("main form[action=\"/sessions/revoke\"]")
+            .await
+            .len(),
+        1,
+        "the other device should have a sign-out button"
+    );
+
+    let png = a.screenshot().await;
+    let (w, h) = png_size(&png);
+    let path = dir.join("sessions.png");
+    std::fs::write(&path, &png).unwrap();
+    eprintln!("saved {} ({w}x{h}, {} bytes)", path.display(), png.len());
+
+    a.quit().await;
+    other.quit().await;
+}
