@@ -112,14 +112,17 @@ fn page(title: &str, signed_in: Option<(&str, &str)>, body: &str) -> Html<String
 <meta name="referrer" content="no-referrer">
 <title>{title} · Tessera demo</title>
 <style>
-body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #1d232a; }}
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 54rem; margin: 2rem auto; padding: 0 1rem; color: #1d232a; }}
 header {{ display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d6dbe1; margin-bottom: 1.5rem; }}
 header h1 {{ font-size: 1.2rem; margin: .5rem 0; }}
 nav {{ display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }}
 form.inline {{ display: inline; }}
 label {{ display: block; margin: .6rem 0; }}
 input[type=text], input[type=password] {{ display: block; width: 18rem; padding: .4rem; border: 1px solid #aab3bd; border-radius: 4px; }}
-button {{ padding: .4rem .9rem; border: 1px solid #2f5d8a; background: #2f6fae; color: #fff; border-radius: 4px; cursor: pointer; }}
+a, a:visited {{ color: #2f5d8a; }}
+td.when, .tag, button {{ white-space: nowrap; }}
+td.ua {{ max-width: 12rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+button {{ font: inherit; padding: .4rem .9rem; border: 1px solid #2f5d8a; background: #2f6fae; color: #fff; border-radius: 4px; cursor: pointer; }}
 button.secondary {{ background: #fff; color: #2f5d8a; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .4rem; border-bottom: 1px solid #e3e7eb; vertical-align: top; }}
 .note {{ background: #fff8e1; border: 1px solid #f0d98c; padding: .6rem .8rem; border-radius: 4px; }}
@@ -152,15 +155,14 @@ fn esc(text: &str) -> String {
 }
 
 fn when(t: Timestamp) -> String {
-    // Seconds since the epoch rendered as UTC without a date crate: y-m-d h:m:s.
+    // Rendered as UTC without a date crate: y-m-d h:m.
     let secs = t.as_secs();
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
         rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        rem % 3600 / 60
     )
 }
 
@@ -394,16 +396,16 @@ fn sessions_table(list: &[SessionSummary], csrf: &str) -> String {
                 id = esc(&s.id)
             )
         };
+        let agent = esc(s.user_agent.as_deref().unwrap_or("unknown"));
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>\n",
+            "<tr><td class=\"when\">{}</td><td class=\"when\">{}</td><td class=\"ua\" title=\"{agent}\">{agent}</td><td>{}</td><td>{action}</td></tr>\n",
             when(s.created_at),
             when(s.last_seen),
-            esc(s.user_agent.as_deref().unwrap_or("unknown")),
             esc(s.ip_prefix.as_deref().unwrap_or("unknown")),
         ));
     }
     format!(
-        r#"<table><thead><tr><th>Created</th><th>Last seen</th><th>Browser</th><th>Network</th><th></th></tr></thead>
+        r#"<table><thead><tr><th>Created (UTC)</th><th>Last seen (UTC)</th><th>Browser</th><th>Network</th><th></th></tr></thead>
 <tbody>
 {rows}</tbody></table>
 <form method="post" action="/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}">
@@ -471,10 +473,10 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(when(Timestamp::from_millis(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(when(Timestamp::from_millis(0)), "1970-01-01 00:00");
         assert_eq!(
             when(Timestamp::from_millis(1_709_251_199_000)),
-            "2024-02-29 23:59:59 UTC"
+            "2024-02-29 23:59"
         );
         assert!(
             constant_time_eq(b"abc", b"abc")

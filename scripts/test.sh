@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command (README): installs what the tests need when it is missing, then runs
+# formatting, lints and every test of the default workspace members.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "browser for the end-to-end tests"
+bash scripts/ensure-browser.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --locked
