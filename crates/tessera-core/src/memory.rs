@@ -80,7 +80,11 @@ impl State {
     }
 
     fn unindex(&mut self, subject: &str, id: &SessionId) {
-        if self.by_subject.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
+        if self
+            .by_subject
+            .get_mut(subject)
+            .is_some_and(|ids| ids.remove(id))
+        {
             self.by_subject.remove(subject);
         }
     }

@@ -268,11 +268,7 @@ impl Session {
         if let Some(id) = self.id() {
             return Ok(id);
         }
-        let issued = self
-            .shared
-            .backend
-            .begin(self.shared.client())
-            .await?;
+        let issued = self.shared.backend.begin(self.shared.client()).await?;
         let id = issued.session.id();
         self.adopt(issued, None);
         Ok(id)
