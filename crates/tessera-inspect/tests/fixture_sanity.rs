@@ -29,6 +29,9 @@ struct User<'a> {
 
 impl<'a> User<'a> {
     fn new(fx: &'a Fixture) -> Self {
+        // reqwest is built here with `rustls-no-provider` (the inspector's feature), so a client
+        // needs a process-wide crypto provider even for plain http.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             fx,
             http: Client::builder().redirect(Policy::none()).build().unwrap(),
