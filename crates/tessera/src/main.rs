@@ -2,6 +2,8 @@
 
 mod bench_server;
 mod demo;
+mod entropy_cmd;
+mod inspect_cmd;
 mod store_url;
 
 use std::net::SocketAddr;
@@ -27,6 +29,14 @@ enum Command {
         #[arg(long, default_value = "sqlite://tessera-demo.db")]
         store: String,
     },
+    /// Audit a running web app's session handling (see docs/inspect.md).
+    ///
+    /// Exit codes: 0 nothing failed, 1 a check failed, 2 invalid target file or arguments,
+    /// 3 target unreachable or login not working.
+    Inspect(inspect_cmd::Args),
+    /// Analyse the randomness of a list of tokens, one per line (like Burp Sequencer's manual
+    /// load). Exit codes: 0 random enough, 1 predictable or too short, 2 invalid input.
+    Entropy(entropy_cmd::Args),
     /// Run the minimal server used by scripts/bench.sh (POST /login?user=N, GET /me, POST /logout).
     BenchServer {
         /// Address to listen on.
@@ -39,7 +49,19 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap's own exit code is 2 for usage errors, 0 for --help/--version.
+            return std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let cli = match cli.command {
+        Command::Entropy(args) => return entropy_cmd::run(args),
+        Command::Inspect(args) => return inspect_cmd::run(args),
+        other => Cli { command: other },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,6 +82,7 @@ fn main() -> std::process::ExitCode {
                 init_logging("warn");
                 bench_server::run(listen, store_url::open(&store)?).await
             }
+            Command::Inspect(_) | Command::Entropy(_) => Ok(()),
         }
     });
     match result {

@@ -1,0 +1,557 @@
+//! A browser-like HTTP user: a cookie jar, forms with their hidden inputs, same-origin redirects,
+//! and a record of every URL and `Set-Cookie` it saw, for the checks to examine.
+//!
+//! Safety of the tool itself: only the target's origin is ever contacted (a redirect elsewhere is
+//! recorded, not followed), every request has a timeout, and a shared limiter bounds both the
+//! request rate and the total number of requests.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use scraper::{Html, Selector};
+use url::Url;
+
+use crate::target::{AuthCheck, FormStep, Method};
+
+/// Largest response body read; the rest is ignored.
+const MAX_BODY: usize = 2 * 1024 * 1024;
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 8;
+
+/// Why a request could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// Connection refused, timeout, TLS failure...
+    #[error("{url}: {reason}")]
+    Unreachable {
+        /// What was requested.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The request budget (`--max-requests`) is spent.
+    #[error("request budget of {0} requests spent; raise it or run fewer checks")]
+    Budget(usize),
+    /// A path could not be joined to the base URL.
+    #[error("invalid path {0:?}")]
+    Path(String),
+}
+
+/// Bounds on the inspector's own traffic.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most requests per second.
+    pub max_rps: u32,
+    /// Most requests in the whole run.
+    pub max_requests: usize,
+    /// Timeout of one request.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_rps: 50,
+            max_requests: 5_000,
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// One `Set-Cookie` header as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenCookie {
+    /// The request path that got it.
+    pub path: String,
+    /// The header value, verbatim.
+    pub header: String,
+}
+
+/// Everything observed so far, shared by all users of one agent.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Every URL seen: requested, redirected to, or linked from a page.
+    pub urls: Vec<String>,
+    /// Every `Set-Cookie` received.
+    pub set_cookies: Vec<SeenCookie>,
+}
+
+struct Limiter {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+    used: AtomicUsize,
+    max: usize,
+}
+
+impl Limiter {
+    async fn acquire(&self) -> Result<(), AgentError> {
+        if self.used.fetch_add(1, Ordering::SeqCst) >= self.max {
+            return Err(AgentError::Budget(self.max));
+        }
+        let mut next = self.next.lock().await;
+        let now = tokio::time::Instant::now();
+        if *next > now {
+            tokio::time::sleep_until(*next).await;
+        }
+        *next = (*next).max(now) + self.interval;
+        Ok(())
+    }
+}
+
+/// The shared half of the inspector's HTTP side: client, origin, limiter, observations.
+#[derive(Clone)]
+pub struct Agent {
+    http: reqwest::Client,
+    base: Url,
+    limiter: Arc<Limiter>,
+    seen: Arc<Mutex<Seen>>,
+    loopback: bool,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response, read.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Final status (after same-origin redirects, when followed).
+    pub status: u16,
+    /// Final URL.
+    pub url: Url,
+    /// Final headers.
+    pub headers: HeaderMap,
+    /// Body as text (lossy), at most 2 MiB.
+    pub body: String,
+    /// `Location` of the last response, when it was a redirect that was not followed.
+    pub location: Option<String>,
+}
+
+impl Page {
+    /// The `Cache-Control` header, lower-cased, or "".
+    pub fn cache_control(&self) -> String {
+        self.headers
+            .get_all(reqwest::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ")
+            .to_ascii_lowercase()
+    }
+}
+
+impl Agent {
+    /// A client for `base`, bounded by `limits`.
+    pub fn new(base: Url, tls_insecure: bool, limits: Limits) -> Result<Self, AgentError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(limits.timeout)
+            .connect_timeout(limits.timeout.min(Duration::from_secs(5)))
+            .danger_accept_invalid_certs(tls_insecure)
+            .user_agent(concat!("tessera-inspect/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AgentError::Unreachable {
+                url: base.to_string(),
+                reason: format!("cannot build an HTTP client: {e}"),
+            })?;
+        let loopback = match base.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let interval = Duration::from_secs(1) / limits.max_rps.max(1);
+        Ok(Self {
+            http,
+            base,
+            limiter: Arc::new(Limiter {
+                interval,
+                next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+                used: AtomicUsize::new(0),
+                max: limits.max_requests,
+            }),
+            seen: Arc::new(Mutex::new(Seen::default())),
+            loopback,
+        })
+    }
+
+    /// A new user with an empty cookie jar.
+    pub fn user(&self) -> User {
+        User {
+            agent: self.clone(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// The target origin.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// How many requests were made.
+    pub fn requests_made(&self) -> usize {
+        self.limiter
+            .used
+            .load(Ordering::SeqCst)
+            .min(self.limiter.max)
+    }
+
+    /// A copy of everything observed so far.
+    pub fn seen(&self) -> (Vec<String>, Vec<SeenCookie>) {
+        match self.seen.lock() {
+            Ok(s) => (s.urls.clone(), s.set_cookies.clone()),
+            Err(_) => (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Seen)) {
+        if let Ok(mut s) = self.seen.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn same_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    fn join(&self, path: &str) -> Result<Url, AgentError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|_| AgentError::Path(path.into()))?;
+        if self.same_origin(&url) {
+            Ok(url)
+        } else {
+            Err(AgentError::Path(path.into()))
+        }
+    }
+}
+
+/// One browser: a cookie jar over the shared [`Agent`].
+#[derive(Debug, Clone)]
+pub struct User {
+    agent: Agent,
+    jar: BTreeMap<String, String>,
+}
+
+impl User {
+    /// A cookie's value in the jar.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.jar.get(name).map(String::as_str)
+    }
+
+    /// Names of the cookies in the jar.
+    pub fn cookie_names(&self) -> Vec<String> {
+        self.jar.keys().cloned().collect()
+    }
+
+    /// Sets a cookie as if the server had (for planting and replay attacks).
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Removes a cookie from the jar.
+    pub fn remove_cookie(&mut self, name: &str) {
+        self.jar.remove(name);
+    }
+
+    /// The agent this user runs on.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    fn absorb(&mut self, path: &str, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            self.agent.record(|s| {
+                s.set_cookies.push(SeenCookie {
+                    path: path.to_owned(),
+                    header: text.to_owned(),
+                })
+            });
+            let Ok(c) = cookie::Cookie::parse(text) else {
+                continue;
+            };
+            // Like a browser: a Secure cookie from plain HTTP is dropped, except on loopback.
+            if c.secure() == Some(true)
+                && self.agent.base.scheme() == "http"
+                && !self.agent.loopback
+            {
+                continue;
+            }
+            let expired = c.max_age().is_some_and(|a| a.is_zero() || a.is_negative())
+                || c.expires_datetime()
+                    .is_some_and(|t| t < cookie::time::OffsetDateTime::now_utc());
+            if expired || c.value().is_empty() {
+                self.jar.remove(c.name());
+            } else {
+                self.jar.insert(c.name().to_owned(), c.value().to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        (!self.jar.is_empty()).then(|| {
+            self.jar
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// One request; follows same-origin redirects (as GET) when `follow`.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        fields: &[(String, String)],
+        follow: bool,
+    ) -> Result<Page, AgentError> {
+        let mut url = self.agent.join(path)?;
+        let mut method = method;
+        let mut fields = fields.to_vec();
+        for _ in 0..=MAX_REDIRECTS {
+            let page = self.once(method, &url, &fields).await?;
+            let target = page.location.as_ref().and_then(|l| url.join(l).ok());
+            match target {
+                Some(next) if follow && (300..400).contains(&page.status) => {
+                    if !self.agent.same_origin(&next) {
+                        return Ok(page); // recorded, never followed
+                    }
+                    url = next;
+                    method = Method::Get;
+                    fields.clear();
+                }
+                _ => return Ok(page),
+            }
+        }
+        Err(AgentError::Unreachable {
+            url: url.to_string(),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    async fn once(
+        &mut self,
+        method: Method,
+        url: &Url,
+        fields: &[(String, String)],
+    ) -> Result<Page, AgentError> {
+        self.agent.limiter.acquire().await?;
+        let mut url = url.clone();
+        let mut req = match method {
+            Method::Get => {
+                if !fields.is_empty() {
+                    url.query_pairs_mut().extend_pairs(fields.iter());
+                }
+                self.agent.http.get(url.clone())
+            }
+            Method::Post => self.agent.http.post(url.clone()).form(fields),
+        };
+        if let Some(cookies) = self.cookie_header() {
+            req = req.header(COOKIE, cookies);
+        }
+        self.agent.record(|s| s.urls.push(url.to_string()));
+        let unreachable = |e: reqwest::Error| AgentError::Unreachable {
+            url: url.to_string(),
+            reason: describe(&e),
+        };
+        let mut resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        self.absorb(url.path(), &headers);
+        let location = headers
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        if let Some(l) = &location {
+            self.agent.record(|s| s.urls.push(l.clone()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+            let room = MAX_BODY.saturating_sub(body.len());
+            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            if body.len() >= MAX_BODY {
+                break;
+            }
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let is_html = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("html"));
+        if is_html {
+            let links = links_in(&body);
+            self.agent.record(|s| s.urls.extend(links));
+        }
+        Ok(Page {
+            status,
+            url,
+            headers,
+            body,
+            location,
+        })
+    }
+
+    /// GETs a page, following same-origin redirects.
+    pub async fn get(&mut self, path: &str) -> Result<Page, AgentError> {
+        self.send(Method::Get, path, &[], true).await
+    }
+
+    /// Performs a form step as a browser would: GET its form page (keeping cookies), take the
+    /// hidden inputs of the form that submits to `path` (else the first form), add `fields`,
+    /// submit, follow same-origin redirects.
+    pub async fn submit(
+        &mut self,
+        step: &FormStep,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<Page, AgentError> {
+        let mut form: Vec<(String, String)> = Vec::new();
+        if let Some(page) = &step.form_page {
+            let p = self.get(page).await?;
+            let action = self.agent.join(&step.path)?;
+            for (k, v) in hidden_inputs(&p.body, &p.url, &action) {
+                if !fields.contains_key(&k) {
+                    form.push((k, v));
+                }
+            }
+        }
+        form.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.send(step.method, &step.path, &form, true).await
+    }
+
+    /// True when the authenticated check passes for this user (redirects are not followed: a
+    /// redirect to the login page is the usual "signed out" answer).
+    pub async fn is_authenticated(&mut self, check: &AuthCheck) -> Result<bool, AgentError> {
+        let page = self.send(Method::Get, &check.path, &[], false).await?;
+        Ok(authenticated(&page, check))
+    }
+}
+
+/// Whether `page` is what a signed-in user gets.
+pub fn authenticated(page: &Page, check: &AuthCheck) -> bool {
+    page.status == check.expect_status
+        && check
+            .expect_body
+            .as_ref()
+            .is_none_or(|needle| page.body.contains(needle.as_str()))
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn selector(css: &str) -> Option<Selector> {
+    Selector::parse(css).ok()
+}
+
+/// Every link-like URL in an HTML page (a, link, form, img, script, iframe, meta refresh).
+fn links_in(html: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let mut out = Vec::new();
+    for (css, attr) in [
+        ("a[href]", "href"),
+        ("link[href]", "href"),
+        ("form[action]", "action"),
+        ("img[src]", "src"),
+        ("script[src]", "src"),
+        ("iframe[src]", "src"),
+        ("meta[http-equiv]", "content"),
+    ] {
+        if let Some(sel) = selector(css) {
+            out.extend(
+                doc.select(&sel)
+                    .filter_map(|e| e.value().attr(attr))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    out
+}
+
+/// The hidden inputs of the form that submits to `action` (resolved against `page`), else of the
+/// first form on the page.
+fn hidden_inputs(html: &str, page: &Url, action: &Url) -> Vec<(String, String)> {
+    let doc = Html::parse_document(html);
+    let (Some(forms), Some(hidden)) = (selector("form"), selector("input[type=hidden]")) else {
+        return Vec::new();
+    };
+    let all: Vec<_> = doc.select(&forms).collect();
+    let matching = all.iter().find(|f| {
+        let target = f.value().attr("action").unwrap_or("");
+        page.join(target).is_ok_and(|u| u.path() == action.path())
+    });
+    let Some(form) = matching.or_else(|| all.first()) else {
+        return Vec::new();
+    };
+    form.select(&hidden)
+        .filter_map(|i| {
+            let name = i.value().attr("name")?;
+            Some((
+                name.to_owned(),
+                i.value().attr("value").unwrap_or("").to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_hidden_inputs_of_the_matching_form() {
+        let html = r#"<form action="/search"><input type="hidden" name="q" value="x"></form>
+            <form method="post" action="/login"><input type="hidden" name="csrf" value="abc&amp;d">
+            <input type="text" name="username"><input type="hidden" name="next" value="/home"></form>"#;
+        let page = Url::parse("http://h/login").unwrap();
+        let action = Url::parse("http://h/login").unwrap();
+        let got = hidden_inputs(html, &page, &action);
+        assert_eq!(
+            got,
+            vec![
+                ("csrf".into(), "abc&d".into()),
+                ("next".into(), "/home".into())
+            ]
+        );
+        let other = Url::parse("http://h/elsewhere").unwrap();
+        assert_eq!(
+            hidden_inputs(html, &page, &other),
+            vec![("q".into(), "x".into())]
+        );
+        assert!(hidden_inputs("<p>no forms</p>", &page, &action).is_empty());
+    }
+
+    #[test]
+    fn collects_links() {
+        let links = links_in(
+            r#"<a href="/a?sid=1">x</a><form action="/f"></form><img src="i.png"><meta http-equiv="refresh" content="0;url=/r">"#,
+        );
+        assert_eq!(links, vec!["/a?sid=1", "/f", "i.png", "0;url=/r"]);
+    }
+}

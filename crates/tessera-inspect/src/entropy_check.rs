@@ -1,0 +1,94 @@
+//! `id-entropy`: turns the token statistics of [`crate::entropy`] into a finding.
+
+use crate::checks::Verdict as CheckVerdict;
+use crate::entropy::{analyse, data_kind_name, EntropyReport, Verdict};
+use crate::report::Status;
+
+/// Judges sampled tokens. Also returns, for the HTML chart, the Shannon entropy of each bit
+/// position estimated from its frequency of ones (1.0 for a fair bit, 0 for a constant one).
+pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<Vec<f64>>) {
+    let report = match analyse(samples) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                CheckVerdict {
+                    status: Status::Error,
+                    evidence: format!("could not analyse {} sampled tokens: {e}", samples.len()),
+                },
+                None,
+            )
+        }
+    };
+    let chart = per_bit_entropy(&report);
+    let shortfall = if samples.len() < wanted {
+        format!(
+            " Only {} of the {wanted} requested samples were collected within the time budget.",
+            samples.len()
+        )
+    } else {
+        String::new()
+    };
+    if let Some(data) = &report.data_format {
+        return (
+            CheckVerdict {
+                status: Status::Warn,
+                evidence: format!(
+                    "the session cookie carries data, not an identifier ({}: {}); it is not scored as a random id. \
+                     A client-side session cannot be ended by the server: see logout-invalidation.{shortfall}",
+                    data_kind_name(data.kind),
+                    data.detail
+                ),
+            },
+            Some(chart),
+        );
+    }
+    let status = match report.verdict {
+        Verdict::Pass => Status::Pass,
+        Verdict::Warn => Status::Warn,
+        Verdict::Fail => Status::Fail,
+    };
+    let patterns: Vec<&str> = report
+        .patterns
+        .iter()
+        .filter(|p| p.predictable)
+        .map(|p| p.detail.as_str())
+        .collect();
+    let evidence = format!(
+        "{} tokens of {} chars ({} encoding): {} of {} bit positions look random at the {} level \
+         ({} at 1%); {}{}{}",
+        report.samples,
+        report.lengths.max,
+        report.encoding.name(),
+        report.verdict_bits,
+        report.bits_per_token,
+        fmt_level(report.verdict_significance),
+        report.effective_bits,
+        report.reason,
+        if patterns.is_empty() {
+            String::new()
+        } else {
+            format!(" Patterns: {}.", patterns.join("; "))
+        },
+        shortfall,
+    );
+    (CheckVerdict { status, evidence }, Some(chart))
+}
+
+fn fmt_level(p: f64) -> String {
+    format!("{}%", p * 100.0)
+}
+
+fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {
+    report
+        .bit_positions
+        .iter()
+        .map(|b| {
+            if b.samples == 0 {
+                return 0.0;
+            }
+            let q = b.ones as f64 / b.samples as f64;
+            let h = |x: f64| if x <= 0.0 { 0.0 } else { -x * x.log2() };
+            h(q) + h(1.0 - q)
+        })
+        .collect()
+}

@@ -1,0 +1,23 @@
+//! `tessera inspect`, as a library: a black-box auditor of any web app's session handling.
+//!
+//! It signs in to a running app the way a browser would, then runs the attacker's checklist of
+//! OWASP WSTG session tests against it (fixation, logout replay, password-change survival,
+//! privilege-change rotation, cookie attributes, identifiers in URLs, cacheable pages, token
+//! randomness, idle timeout) and reports each finding with its evidence and references.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+pub mod agent;
+pub mod checks;
+pub mod entropy;
+mod entropy_check;
+pub mod login;
+pub mod report;
+mod run;
+pub mod target;
+
+pub use run::{inspect, InspectError, Options};

@@ -1,0 +1,498 @@
+//! The target file: which app to audit and how to sign in to it (format in docs/inspect.md).
+//!
+//! Every error names the file, the line and the key, so a typo is fixed in one look.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Largest target file accepted.
+pub const MAX_TARGET_BYTES: usize = 64 * 1024;
+
+/// Why a target file was refused: `FILE:LINE: KEY: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {key}: {reason}")]
+pub struct TargetError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The key at fault (dotted, e.g. `login.path`), or `-` for the file as a whole.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A request the inspector makes as part of a flow (login, logout, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormStep {
+    /// A page to GET first, keeping its cookies and the hidden inputs of its form.
+    pub form_page: Option<String>,
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// Where the form is submitted.
+    pub path: String,
+    /// Fields to submit (on top of the form's hidden inputs).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// An HTTP method a flow may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET (fields go in the query string).
+    Get,
+    /// POST (fields form-encoded in the body).
+    Post,
+}
+
+/// How to tell a signed-in request from a signed-out one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCheck {
+    /// The page to request.
+    pub path: String,
+    /// The status a signed-in request gets (redirects are not followed for this check).
+    pub expect_status: u16,
+    /// Text the signed-in page contains.
+    pub expect_body: Option<String>,
+}
+
+/// A destructive password change and its revert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChange {
+    /// The change.
+    pub change: FormStep,
+    /// Fields that change the password back.
+    pub revert_fields: BTreeMap<String, String>,
+}
+
+/// A validated target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Scheme, host and port of the app; the only origin ever contacted.
+    pub base_url: url::Url,
+    /// Accept a self-signed certificate.
+    pub tls_insecure: bool,
+    /// The session cookie's name, if given.
+    pub session_cookie: Option<String>,
+    /// How to sign in.
+    pub login: FormStep,
+    /// How to tell signed in from signed out.
+    pub authenticated: AuthCheck,
+    /// How to sign out.
+    pub logout: FormStep,
+    /// A password change, if configured.
+    pub password_change: Option<PasswordChange>,
+    /// A trust transition (step-up, role change), if configured.
+    pub privilege: Option<FormStep>,
+    /// The idle timeout the app promises, if configured.
+    pub idle_timeout: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    base_url: Spanned<String>,
+    #[serde(default)]
+    tls_insecure: bool,
+    session_cookie: Option<Spanned<String>>,
+    login: Spanned<RawStep>,
+    authenticated: Spanned<RawAuth>,
+    logout: Spanned<RawStep>,
+    password_change: Option<Spanned<RawPassword>>,
+    privilege: Option<Spanned<RawStep>>,
+    expiry: Option<RawExpiry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    form_page: Option<Spanned<String>>,
+    method: Option<Spanned<String>>,
+    path: Spanned<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    path: Spanned<String>,
+    expect_status: Option<Spanned<i64>>,
+    expect_body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPassword {
+    form_page: Option<Spanned<String>>,
+    method: Option<Spanned<String>>,
+    path: Spanned<String>,
+    fields: BTreeMap<String, String>,
+    revert_fields: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpiry {
+    idle_timeout: Spanned<i64>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text
+            .get(..end)
+            .map_or(1, |before| before.matches('\n').count() + 1)
+    }
+
+    fn err<T>(
+        &self,
+        offset: usize,
+        key: &str,
+        reason: impl Into<String>,
+    ) -> Result<T, TargetError> {
+        Err(TargetError {
+            file: self.file.to_owned(),
+            line: self.line_of(offset),
+            key: key.to_owned(),
+            reason: reason.into(),
+        })
+    }
+
+    fn path(&self, s: &Spanned<String>, key: &str) -> Result<String, TargetError> {
+        let p = s.get_ref();
+        if !p.starts_with('/') || p.starts_with("//") {
+            return self.err(
+                s.span().start,
+                key,
+                "must be a path on the target, starting with one /",
+            );
+        }
+        if p.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
+            return self.err(
+                s.span().start,
+                key,
+                "must not contain spaces, control characters or #",
+            );
+        }
+        Ok(p.clone())
+    }
+
+    fn method(&self, s: Option<&Spanned<String>>, key: &str) -> Result<Method, TargetError> {
+        match s.map(|m| (m.get_ref().to_ascii_uppercase(), m.span().start)) {
+            None => Ok(Method::Post),
+            Some((m, _)) if m == "POST" => Ok(Method::Post),
+            Some((m, _)) if m == "GET" => Ok(Method::Get),
+            Some((_, at)) => self.err(at, key, "must be GET or POST"),
+        }
+    }
+
+    fn step(
+        &self,
+        table: &str,
+        form_page: Option<&Spanned<String>>,
+        method: Option<&Spanned<String>>,
+        path: &Spanned<String>,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<FormStep, TargetError> {
+        Ok(FormStep {
+            form_page: form_page
+                .map(|p| self.path(p, &format!("{table}.form_page")))
+                .transpose()?,
+            method: self.method(method, &format!("{table}.method"))?,
+            path: self.path(path, &format!("{table}.path"))?,
+            fields: fields.clone(),
+        })
+    }
+}
+
+impl Target {
+    /// Reads and validates a target file.
+    pub fn load(path: &Path) -> Result<Self, TargetError> {
+        let file = path.display().to_string();
+        let whole = |reason: String| TargetError {
+            file: file.clone(),
+            line: 1,
+            key: "-".into(),
+            reason,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read: {e}")))?;
+        if meta.len() > MAX_TARGET_BYTES as u64 {
+            return Err(whole(format!("larger than {MAX_TARGET_BYTES} bytes")));
+        }
+        let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| whole("is not UTF-8 text".into()))?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses and validates target-file text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, TargetError> {
+        let ctx = Ctx { file, text };
+        if text.len() > MAX_TARGET_BYTES {
+            return ctx.err(0, "-", format!("larger than {MAX_TARGET_BYTES} bytes"));
+        }
+        let raw: Raw = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let at = e.span().map_or(0, |s| s.start);
+                let message = e.message().trim().replace('\n', " ");
+                let key = key_in(&message).unwrap_or_else(|| "-".into());
+                return ctx.err(at, &key, message);
+            }
+        };
+        let base_url = {
+            let s = &raw.base_url;
+            let at = s.span().start;
+            let url = match url::Url::parse(s.get_ref()) {
+                Ok(u) => u,
+                Err(e) => return ctx.err(at, "base_url", format!("not a URL ({e})")),
+            };
+            if !matches!(url.scheme(), "http" | "https") {
+                return ctx.err(at, "base_url", "must be an http:// or https:// URL");
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return ctx.err(at, "base_url", "must name a host");
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return ctx.err(at, "base_url", "must not carry credentials");
+            }
+            if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+                return ctx.err(
+                    at,
+                    "base_url",
+                    "must be an origin only (scheme, host, port), with paths in the tables",
+                );
+            }
+            url
+        };
+        let session_cookie = match &raw.session_cookie {
+            Some(s)
+                if s.get_ref().is_empty()
+                    || !s
+                        .get_ref()
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b";,=\"\\".contains(&b)) =>
+            {
+                return ctx.err(
+                    s.span().start,
+                    "session_cookie",
+                    "is not a valid cookie name",
+                );
+            }
+            Some(s) => Some(s.get_ref().clone()),
+            None => None,
+        };
+        let l = raw.login.get_ref();
+        let login = ctx.step(
+            "login",
+            l.form_page.as_ref(),
+            l.method.as_ref(),
+            &l.path,
+            &l.fields,
+        )?;
+        if login.fields.is_empty() {
+            return ctx.err(
+                raw.login.span().start,
+                "login.fields",
+                "must give the credentials to submit",
+            );
+        }
+        let a = raw.authenticated.get_ref();
+        let expect_status = match &a.expect_status {
+            None => 200,
+            Some(s) => match u16::try_from(*s.get_ref()) {
+                Ok(code @ 100..=599) => code,
+                _ => {
+                    return ctx.err(
+                        s.span().start,
+                        "authenticated.expect_status",
+                        "must be an HTTP status (100-599)",
+                    )
+                }
+            },
+        };
+        let authenticated = AuthCheck {
+            path: ctx.path(&a.path, "authenticated.path")?,
+            expect_status,
+            expect_body: a.expect_body.clone().filter(|b| !b.is_empty()),
+        };
+        let o = raw.logout.get_ref();
+        let logout = ctx.step(
+            "logout",
+            o.form_page.as_ref(),
+            o.method.as_ref(),
+            &o.path,
+            &o.fields,
+        )?;
+        let password_change = match &raw.password_change {
+            None => None,
+            Some(p) => {
+                let r = p.get_ref();
+                if r.fields.is_empty() || r.revert_fields.is_empty() {
+                    return ctx.err(
+                        p.span().start,
+                        "password_change",
+                        "needs both fields and revert_fields (the change is always reverted)",
+                    );
+                }
+                Some(PasswordChange {
+                    change: ctx.step(
+                        "password_change",
+                        r.form_page.as_ref(),
+                        r.method.as_ref(),
+                        &r.path,
+                        &r.fields,
+                    )?,
+                    revert_fields: r.revert_fields.clone(),
+                })
+            }
+        };
+        let privilege = match &raw.privilege {
+            None => None,
+            Some(p) => {
+                let r = p.get_ref();
+                Some(ctx.step(
+                    "privilege",
+                    r.form_page.as_ref(),
+                    r.method.as_ref(),
+                    &r.path,
+                    &r.fields,
+                )?)
+            }
+        };
+        let idle_timeout = match &raw.expiry {
+            None => None,
+            Some(e) => match u64::try_from(*e.idle_timeout.get_ref()) {
+                Ok(secs @ 1..=86_400) => Some(Duration::from_secs(secs)),
+                _ => {
+                    return ctx.err(
+                        e.idle_timeout.span().start,
+                        "expiry.idle_timeout",
+                        "must be whole seconds between 1 and 86400",
+                    )
+                }
+            },
+        };
+        Ok(Self {
+            base_url,
+            tls_insecure: raw.tls_insecure,
+            session_cookie,
+            login,
+            authenticated,
+            logout,
+            password_change,
+            privilege,
+            idle_timeout,
+        })
+    }
+}
+
+/// The key a serde message names, e.g. "missing field `path`" → `path`.
+fn key_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message.get(start..)?.find('`')?;
+    message.get(start..start + len).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"base_url = "http://127.0.0.1:18001"
+[login]
+form_page = "/login"
+method = "POST"
+path = "/login"
+fields = { username = "alice", password = "wonderland" }
+[authenticated]
+path = "/account"
+expect_status = 200
+expect_body = "alice"
+[logout]
+method = "POST"
+path = "/logout"
+form_page = "/account"
+[password_change]
+form_page = "/password"
+path = "/password"
+fields = { old_password = "wonderland", new_password = "looking-glass-1" }
+revert_fields = { old_password = "looking-glass-1", new_password = "wonderland" }
+[privilege]
+method = "POST"
+path = "/elevate"
+[expiry]
+idle_timeout = 20
+"#;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let t = Target::parse(GOOD, "t.toml").unwrap();
+        assert_eq!(t.base_url.as_str(), "http://127.0.0.1:18001/");
+        assert_eq!(
+            t.login.fields.get("username").map(String::as_str),
+            Some("alice")
+        );
+        assert_eq!(t.logout.form_page.as_deref(), Some("/account"));
+        assert_eq!(t.idle_timeout, Some(Duration::from_secs(20)));
+        assert!(t.password_change.is_some() && t.privilege.is_some());
+        assert!(!t.tls_insecure);
+    }
+
+    fn error(text: &str) -> TargetError {
+        Target::parse(text, "t.toml").unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = error(&GOOD.replace("path = \"/login\"", "path = \"login\""));
+        assert_eq!((e.line, e.key.as_str()), (5, "login.path"), "{e}");
+        assert!(e.to_string().starts_with("t.toml:5: login.path: "), "{e}");
+        let e = error(&GOOD.replace("http://127.0.0.1:18001", "ftp://x"));
+        assert_eq!((e.line, e.key.as_str()), (1, "base_url"));
+        let e = error(&GOOD.replace("idle_timeout = 20", "idle_timeout = -5"));
+        assert_eq!((e.line, e.key.as_str()), (24, "expiry.idle_timeout"), "{e}");
+        let e = error(&GOOD.replace("expect_status = 200", "expect_status = 999"));
+        assert_eq!((e.line, e.key.as_str()), (9, "authenticated.expect_status"));
+        let e = error(&GOOD.replace(
+            "method = \"POST\"\npath = \"/elevate\"",
+            "method = \"DELETE\"\npath = \"/elevate\"",
+        ));
+        assert_eq!(e.key, "privilege.method", "{e}");
+        let e = error(&GOOD.replace("[expiry]", "colour = true\n[expiry]"));
+        assert_eq!(e.key, "colour", "{e}");
+        let e = error(&GOOD.replace(
+            "[logout]\nmethod = \"POST\"\npath = \"/logout\"\n",
+            "[logout]\nmethod = \"POST\"\n",
+        ));
+        assert!(e.key == "path" && e.reason.contains("missing"), "{e}");
+        let e = error("base_url = ");
+        assert_eq!(e.line, 1, "{e}");
+        let e = error(&GOOD.replace(
+            "base_url = \"http://127.0.0.1:18001\"",
+            "base_url = \"http://127.0.0.1:18001/app?x=1\"",
+        ));
+        assert_eq!(e.key, "base_url");
+        let e = error(&GOOD.replace("path = \"/account\"", "path = \"//evil.example/account\""));
+        assert_eq!(e.key, "authenticated.path");
+    }
+
+    #[test]
+    fn hostile_files_are_refused_cleanly() {
+        assert!(Target::parse(&"a".repeat(MAX_TARGET_BYTES + 1), "t.toml").is_err());
+        assert!(Target::parse("[[[[", "t.toml").is_err());
+        assert!(Target::parse("base_url = \"http://x\"\n".repeat(3).as_str(), "t.toml").is_err());
+        assert!(Target::parse(
+            &format!("x = {}1{}", "[".repeat(5000), "]".repeat(5000)),
+            "t.toml"
+        )
+        .is_err());
+    }
+}
