@@ -179,6 +179,27 @@ impl Ctx<'_> {
             .0)
     }
 
+    /// The authenticated page as a freshly signed-in user gets it (the baseline session may
+    /// have idled out by the time a late check runs).
+    async fn signed_in_page(&self) -> Result<crate::agent::Page, Verdict> {
+        let mut user = self.fresh_login().await.map_err(error)?.user;
+        let page = user
+            .send(Method::Get, &self.target.authenticated.path, &[], false)
+            .await
+            .map_err(error)?;
+        if crate::agent::authenticated(&page, &self.target.authenticated) {
+            Ok(page)
+        } else {
+            Err(verdict(
+                Status::Error,
+                format!(
+                    "a fresh login did not get the signed-in page (status {})",
+                    page.status
+                ),
+            ))
+        }
+    }
+
     fn replay(&self, token: &str) -> User {
         let mut u = self.agent.user();
         u.set_cookie(&self.cookie, token);
@@ -604,34 +625,21 @@ pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> Verdict {
 }
 
 pub(crate) async fn cache_control(ctx: &Ctx<'_>) -> Verdict {
-    let mut user = ctx.baseline.user.clone();
-    match user
-        .send(Method::Get, &ctx.target.authenticated.path, &[], false)
-        .await
-    {
-        Ok(page) => {
-            let cc = page.cache_control();
-            if cc.split(',').any(|d| d.trim() == "no-store") {
-                verdict(
-                    Status::Pass,
-                    format!(
-                        "GET {} → Cache-Control: {cc}",
-                        ctx.target.authenticated.path
-                    ),
-                )
-            } else if cc.is_empty() {
-                verdict(Status::Fail, format!("GET {} has no Cache-Control header: browsers and proxies may store the signed-in page (back button after logout)", ctx.target.authenticated.path))
-            } else {
-                verdict(
-                    Status::Fail,
-                    format!(
-                        "GET {} → Cache-Control: {cc} (no-store missing)",
-                        ctx.target.authenticated.path
-                    ),
-                )
-            }
-        }
-        Err(e) => error(e),
+    let page = match ctx.signed_in_page().await {
+        Ok(p) => p,
+        Err(v) => return v,
+    };
+    let path = &ctx.target.authenticated.path;
+    let cc = page.cache_control();
+    if cc.split(',').any(|d| d.trim() == "no-store") {
+        verdict(Status::Pass, format!("GET {path} → Cache-Control: {cc}"))
+    } else if cc.is_empty() {
+        verdict(Status::Fail, format!("GET {path} has no Cache-Control header: browsers and proxies may store the signed-in page (back button after logout)"))
+    } else {
+        verdict(
+            Status::Fail,
+            format!("GET {path} → Cache-Control: {cc} (no-store missing)"),
+        )
     }
 }
 

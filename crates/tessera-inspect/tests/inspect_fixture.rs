@@ -1,0 +1,159 @@
+//! The inspector against the fixture app: the hardened fixture passes every check, and each
+//! weakness switch flips exactly the check it exists for (plus the cookie-name side effects the
+//! fixture documents), nothing else.
+
+#[path = "support/fixture.rs"]
+mod fixture;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fixture::{start, Weaknesses, SWITCHES};
+use tessera_inspect::agent::Limits;
+use tessera_inspect::report::{Report, Status};
+use tessera_inspect::target::Target;
+use tessera_inspect::{inspect, Options};
+
+const IDLE: Duration = Duration::from_secs(2);
+
+fn target(base_url: &str) -> Target {
+    let text = format!(
+        r#"base_url = "{base_url}"
+[login]
+form_page = "/login"
+path = "/login"
+fields = {{ username = "alice", password = "wonderland" }}
+[authenticated]
+path = "/account"
+expect_status = 200
+expect_body = "alice"
+[logout]
+form_page = "/account"
+path = "/logout"
+[password_change]
+form_page = "/password"
+path = "/password"
+fields = {{ old_password = "wonderland", new_password = "looking-glass-1" }}
+revert_fields = {{ old_password = "looking-glass-1", new_password = "wonderland" }}
+[privilege]
+form_page = "/account"
+path = "/elevate"
+fields = {{ password = "wonderland" }}
+[expiry]
+idle_timeout = {}
+"#,
+        IDLE.as_secs()
+    );
+    Target::parse(&text, "fixture.toml").unwrap()
+}
+
+fn options() -> Options {
+    Options {
+        samples: 120,
+        limits: Limits {
+            max_rps: 2_000,
+            max_requests: 20_000,
+            timeout: Duration::from_secs(10),
+        },
+        ..Options::default()
+    }
+}
+
+async fn audit(w: Weaknesses) -> (Report, BTreeMap<String, Status>, String) {
+    let mut w = w;
+    w.idle_timeout = Some(IDLE);
+    let fx = start(w).await;
+    let report = inspect(&target(&fx.base_url), &options()).await.unwrap();
+    assert_eq!(
+        fx.password(),
+        "wonderland",
+        "the password change was not reverted"
+    );
+    let statuses = report
+        .findings
+        .iter()
+        .map(|f| (f.id.clone(), f.status))
+        .collect();
+    (report, statuses, fx.cookie_name().to_owned())
+}
+
+fn explain(report: &Report) -> String {
+    report
+        .findings
+        .iter()
+        .map(|f| format!("{:?} {}: {}\n", f.status, f.id, f.evidence))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardened_fixture_passes_every_check() {
+    let (report, statuses, cookie) = audit(Weaknesses::hardened()).await;
+    assert_eq!(
+        report.session_cookie.as_deref(),
+        Some(cookie.as_str()),
+        "session cookie detection"
+    );
+    assert_eq!(statuses.len(), tessera_inspect::checks::CHECK_IDS.len());
+    for (id, status) in &statuses {
+        let expected = if id == "hsts" {
+            Status::Skip
+        } else {
+            Status::Pass
+        };
+        assert_eq!(*status, expected, "{id}\n{}", explain(&report));
+    }
+    assert!(!report.has_failures());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_weakness_flips_exactly_its_check() {
+    let (_, baseline, _) = audit(Weaknesses::hardened()).await;
+    // All switches at once, each on its own fixture.
+    let runs = SWITCHES.iter().map(|(name, check, extra)| async move {
+        let w = Weaknesses::only(name).unwrap();
+        let (report, statuses, _) = audit(w).await;
+        (*name, *check, *extra, report, statuses)
+    });
+    let results = futures_join_all(runs).await;
+    for (name, check, extra, report, statuses) in results {
+        let flipped: Vec<&str> = statuses
+            .iter()
+            .filter(|(id, s)| baseline.get(*id) != Some(*s))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut expected: Vec<&str> = std::iter::once(check)
+            .chain(extra.iter().copied())
+            .collect();
+        expected.sort_unstable();
+        let mut got = flipped.clone();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            expected,
+            "switch {name} flipped the wrong checks\n{}",
+            explain(&report)
+        );
+        // The flipped check now reports the weakness: fail, or warn where the rule is a warning
+        // (a missing prefix; a Domain equal to the host, as an IP address allows no broader one).
+        let want = match check {
+            "cookie-prefix" | "cookie-scope" => Status::Warn,
+            _ => Status::Fail,
+        };
+        assert_eq!(statuses[check], want, "switch {name}\n{}", explain(&report));
+    }
+}
+
+/// Runs futures concurrently (a handful; no need for the futures crate).
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
