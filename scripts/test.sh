@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "browser for the end-to-end tests"
 bash scripts/ensure-browser.sh
 
+step "peer apps for the inspector tests (Flask, express-session)"
+bash scripts/ensure-peers.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

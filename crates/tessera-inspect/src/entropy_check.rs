@@ -1,7 +1,7 @@
 //! `id-entropy`: turns the token statistics of [`crate::entropy`] into a finding.
 
 use crate::checks::Verdict as CheckVerdict;
-use crate::entropy::{analyse, data_kind_name, EntropyReport, Verdict};
+use crate::entropy::{analyse, data_kind_name, DataKind, EntropyReport, Verdict};
 use crate::report::Status;
 
 /// Judges sampled tokens. Also returns, for the HTML chart, the Shannon entropy of each bit
@@ -19,6 +19,21 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<
             )
         }
     };
+    // express-session's `s:<id>.<signature>` is a signed identifier: judge the id itself.
+    if report
+        .data_format
+        .as_ref()
+        .is_some_and(|d| d.kind == DataKind::ExpressSigned)
+    {
+        if let Some(ids) = express_ids(samples) {
+            let (mut verdict, chart) = judge(&ids, wanted);
+            verdict.evidence = format!(
+                "express-session signed ids (s:<id>.<signature>); the id part: {}",
+                verdict.evidence
+            );
+            return (verdict, chart);
+        }
+    }
     let chart = per_bit_entropy(&report);
     let shortfall = if samples.len() < wanted {
         format!(
@@ -74,8 +89,32 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<
     (CheckVerdict { status, evidence }, Some(chart))
 }
 
+/// The `<id>` of each `s:<id>.<signature>` (the colon possibly percent-encoded), if all have one.
+fn express_ids(samples: &[String]) -> Option<Vec<String>> {
+    samples
+        .iter()
+        .map(|t| {
+            let rest = t.strip_prefix("s%3A").or_else(|| t.strip_prefix("s:"))?;
+            let (id, _signature) = rest.rsplit_once('.')?;
+            (!id.is_empty()).then(|| id.to_owned())
+        })
+        .collect()
+}
+
 fn fmt_level(p: f64) -> String {
     format!("{}%", p * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn express_signed_ids_are_unwrapped() {
+        let ids = express_ids(&["s%3AabcDEF.sig%2Bx".into(), "s:xyz.q".into()]).unwrap();
+        assert_eq!(ids, vec!["abcDEF", "xyz"]);
+        assert!(express_ids(&["plain".into()]).is_none());
+    }
 }
 
 fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {

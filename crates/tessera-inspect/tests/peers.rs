@@ -1,0 +1,192 @@
+//! The inspector against real apps from other ecosystems (Flask, express-session), each weak and
+//! hardened, with the findings peers/EXPECTED.md predicts. scripts/ensure-peers.sh (run by the
+//! test command) installs their pinned packages.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tessera_inspect::agent::Limits;
+use tessera_inspect::report::Status;
+use tessera_inspect::target::Target;
+use tessera_inspect::{inspect, Options};
+
+const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
+
+fn peers_dir() -> PathBuf {
+    match std::env::var_os("TESSERA_PEERS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+            .join(".cache/tessera/peers"),
+    }
+}
+
+/// A peer app process, killed on drop.
+struct Peer {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(app: &str, hardened: bool) -> Peer {
+    let dir = peers_dir();
+    let mut cmd = match app {
+        "flask" => {
+            let python = dir.join("venv/bin/python");
+            assert!(
+                python.exists(),
+                "{} is missing: run scripts/ensure-peers.sh",
+                python.display()
+            );
+            let mut c = Command::new(python);
+            c.arg(format!("{PEERS}/flask_app.py"));
+            c
+        }
+        _ => {
+            let modules = dir.join("node/node_modules");
+            assert!(
+                modules.join("express-session").exists(),
+                "{} is missing: run scripts/ensure-peers.sh",
+                modules.display()
+            );
+            let mut c = Command::new("node");
+            c.arg(format!("{PEERS}/express_app.js"))
+                .env("NODE_PATH", modules);
+            c
+        }
+    };
+    cmd.args(["--port", "0", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if hardened {
+        cmd.arg("--hardened");
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the {app} peer: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    let base_url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap_or_else(|| panic!("the {app} peer did not say where it listens: {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    Peer { child, base_url }
+}
+
+async fn audit(app: &str, hardened: bool) -> BTreeMap<String, (Status, String)> {
+    let peer = start(app, hardened);
+    let file = format!("{app}-{}.toml", if hardened { "hardened" } else { "weak" });
+    let text = std::fs::read_to_string(format!("{PEERS}/{file}")).unwrap();
+    let original = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("base_url = \"")
+                .and_then(|r| r.split('"').next())
+        })
+        .unwrap()
+        .to_owned();
+    let target = Target::parse(&text.replace(&original, &peer.base_url), &file).unwrap();
+    let options = Options {
+        samples: 120,
+        limits: Limits {
+            max_rps: 500,
+            max_requests: 20_000,
+            timeout: Duration::from_secs(15),
+        },
+        ..Options::default()
+    };
+    let report = inspect(&target, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    report
+        .findings
+        .into_iter()
+        .map(|f| (f.id, (f.status, f.evidence)))
+        .collect()
+}
+
+fn expect(found: &BTreeMap<String, (Status, String)>, table: &[(&str, Status)], name: &str) {
+    for (id, want) in table {
+        let (got, evidence) = &found[*id];
+        assert_eq!(got, want, "{name} {id}: {evidence}");
+    }
+}
+
+use Status::{Fail, Pass, Skip, Warn};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flask_weak_and_hardened() {
+    let (weak, hardened) = tokio::join!(audit("flask", false), audit("flask", true));
+    expect(
+        &weak,
+        &[
+            ("cookie-secure", Fail),
+            ("cookie-httponly", Pass),
+            ("cookie-samesite", Fail),
+            ("cookie-prefix", Warn),
+            ("cookie-scope", Pass),
+            ("fixation-strict", Pass),
+            ("logout-invalidation", Fail),
+            ("password-change-invalidation", Fail),
+            ("id-in-url", Pass),
+            ("cache-control", Fail),
+            ("idle-timeout", Fail),
+            ("hsts", Skip),
+        ],
+        "flask weak",
+    );
+    // The signed client-side cookie is data, not an identifier: reported as such, not scored.
+    let (status, evidence) = &weak["id-entropy"];
+    assert_eq!(*status, Warn, "{evidence}");
+    assert!(evidence.contains("data, not an identifier"), "{evidence}");
+    for (id, (status, evidence)) in &hardened {
+        let want = if id == "hsts" { Skip } else { Pass };
+        assert_eq!(*status, want, "flask hardened {id}: {evidence}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn express_session_weak_and_hardened() {
+    let (weak, hardened) = tokio::join!(audit("express", false), audit("express", true));
+    expect(
+        &weak,
+        &[
+            ("cookie-secure", Fail),
+            ("cookie-httponly", Pass),
+            ("cookie-samesite", Fail),
+            ("cookie-prefix", Warn),
+            ("cookie-scope", Pass),
+            ("fixation-rotation", Fail),
+            ("fixation-strict", Pass),
+            ("logout-invalidation", Pass),
+            ("logout-clears-cookie", Warn),
+            ("password-change-invalidation", Fail),
+            ("privilege-rotation", Fail),
+            ("id-in-url", Pass),
+            ("cache-control", Fail),
+            ("idle-timeout", Fail),
+            ("hsts", Skip),
+        ],
+        "express weak",
+    );
+    for (id, (status, evidence)) in &hardened {
+        assert_eq!(*status, Pass, "express hardened (HTTPS) {id}: {evidence}");
+    }
+}
