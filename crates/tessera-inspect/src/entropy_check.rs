@@ -105,18 +105,6 @@ fn fmt_level(p: f64) -> String {
     format!("{}%", p * 100.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn express_signed_ids_are_unwrapped() {
-        let ids = express_ids(&["s%3AabcDEF.sig%2Bx".into(), "s:xyz.q".into()]).unwrap();
-        assert_eq!(ids, vec!["abcDEF", "xyz"]);
-        assert!(express_ids(&["plain".into()]).is_none());
-    }
-}
-
 fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {
     report
         .bit_positions
@@ -130,4 +118,16 @@ fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {
             h(q) + h(1.0 - q)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn express_signed_ids_are_unwrapped() {
+        let ids = express_ids(&["s%3AabcDEF.sig%2Bx".into(), "s:xyz.q".into()]).unwrap();
+        assert_eq!(ids, vec!["abcDEF", "xyz"]);
+        assert!(express_ids(&["plain".into()]).is_none());
+    }
 }
