@@ -69,16 +69,13 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<
         .map(|p| p.detail.as_str())
         .collect();
     let evidence = format!(
-        "{} tokens of {} chars ({} encoding): {} of {} bit positions look random at the {} level \
-         ({} at 1%); {}{}{}",
+        "{} tokens of {} chars ({} encoding): {}; {} of {} bit positions pass at the 1% level.{}{}",
         report.samples,
         report.lengths.max,
         report.encoding.name(),
-        report.verdict_bits,
-        report.bits_per_token,
-        fmt_level(report.verdict_significance),
-        report.effective_bits,
         report.reason,
+        report.effective_bits,
+        report.bits_per_token,
         if patterns.is_empty() {
             String::new()
         } else {
@@ -99,10 +96,6 @@ fn express_ids(samples: &[String]) -> Option<Vec<String>> {
             (!id.is_empty()).then(|| id.to_owned())
         })
         .collect()
-}
-
-fn fmt_level(p: f64) -> String {
-    format!("{}%", p * 100.0)
 }
 
 fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {
