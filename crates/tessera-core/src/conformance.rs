@@ -471,3 +471,77 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .unwrap()
 }
+
+/// A real store with fault injection for tests: `down` makes every operation fail as an
+/// unreachable backend would, and `ops` counts the operations (to prove that a code path does
+/// not touch the store). Not a mock: every call goes to `inner`.
+#[derive(Debug, Default)]
+pub struct Faulty<S> {
+    pub inner: S,
+    pub down: AtomicBool,
+    pub ops: std::sync::atomic::AtomicUsize,
+}
+
+impl<S> Faulty<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            down: AtomicBool::new(false),
+            ops: Default::default(),
+        }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn ops(&self) -> usize {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    fn touch(&self) -> Result<(), crate::StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(crate::StoreError::Unavailable {
+                message: "connection refused".into(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Store for Faulty<S> {
+    async fn create(&self, r: &Record) -> Result<Created, crate::StoreError> {
+        self.touch()?;
+        self.inner.create(r).await
+    }
+    async fn load(&self, id: &crate::SessionId) -> Result<Option<Record>, crate::StoreError> {
+        self.touch()?;
+        self.inner.load(id).await
+    }
+    async fn update(&self, r: &Record, expected: u64) -> Result<Updated, crate::StoreError> {
+        self.touch()?;
+        self.inner.update(r, expected).await
+    }
+    async fn delete(&self, id: &crate::SessionId) -> Result<bool, crate::StoreError> {
+        self.touch()?;
+        self.inner.delete(id).await
+    }
+    async fn list_by_subject(&self, s: &str) -> Result<Vec<Record>, crate::StoreError> {
+        self.touch()?;
+        self.inner.list_by_subject(s).await
+    }
+    async fn delete_by_subject(
+        &self,
+        s: &str,
+        except: Option<&crate::SessionId>,
+    ) -> Result<u64, crate::StoreError> {
+        self.touch()?;
+        self.inner.delete_by_subject(s, except).await
+    }
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, crate::StoreError> {
+        self.touch()?;
+        self.inner.purge_expired(now, limit).await
+    }
+}

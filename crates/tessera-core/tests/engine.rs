@@ -9,8 +9,7 @@ use serde_json::json;
 use tessera_core::conformance::sample_record;
 use tessera_core::{
     CarryOver, ClientInfo, Created, EndReason, Engine, Error, EventKind, LoginOptions, ManualClock,
-    MemoryStore, Policy, Record, RecordingSink, SessionId, Store, StoreError, Timestamp, Token,
-    Updated,
+    MemoryStore, Policy, RecordingSink, Store, Timestamp, Token,
 };
 
 struct Fixture {
@@ -517,68 +516,17 @@ async fn subjects_are_validated() {
 }
 
 // Promise 9: fail closed.
-/// A real memory store whose every operation can be made to fail, as an unreachable backend.
-struct Flaky {
-    inner: MemoryStore,
-    down: std::sync::atomic::AtomicBool,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            Err(StoreError::Unavailable {
-                message: "connection refused".into(),
-                source: None,
-            })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Store for Flaky {
-    async fn create(&self, r: &Record) -> Result<Created, StoreError> {
-        self.check()?;
-        self.inner.create(r).await
-    }
-    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        self.check()?;
-        self.inner.load(id).await
-    }
-    async fn update(&self, r: &Record, e: u64) -> Result<Updated, StoreError> {
-        self.check()?;
-        self.inner.update(r, e).await
-    }
-    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.delete(id).await
-    }
-    async fn list_by_subject(&self, s: &str) -> Result<Vec<Record>, StoreError> {
-        self.check()?;
-        self.inner.list_by_subject(s).await
-    }
-    async fn delete_by_subject(&self, s: &str, x: Option<&SessionId>) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.delete_by_subject(s, x).await
-    }
-    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.purge_expired(now, limit).await
-    }
-}
+type Flaky = tessera_core::conformance::Faulty<MemoryStore>;
 
 #[tokio::test]
 async fn a_failing_store_means_no_session() {
-    let store = Arc::new(Flaky {
-        inner: MemoryStore::new(),
-        down: false.into(),
-    });
+    let store = Arc::new(Flaky::new(MemoryStore::new()));
     let engine = Engine::new(Arc::clone(&store));
     let issued = engine
         .login(None, "alice", LoginOptions::default())
         .await
         .unwrap();
-    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    store.set_down(true);
     assert!(matches!(
         engine.resolve(&issued.token).await,
         Err(Error::Store(_))
@@ -592,7 +540,7 @@ async fn a_failing_store_means_no_session() {
         Err(Error::Store(_))
     ));
     assert!(engine.purge_expired().await.is_err());
-    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    store.set_down(false);
     assert!(
         engine.resolve(&issued.token).await.unwrap().is_some(),
         "an outage must not destroy sessions"
@@ -601,10 +549,11 @@ async fn a_failing_store_means_no_session() {
 
 #[tokio::test(start_paused = true)]
 async fn background_purge_survives_store_errors() {
-    let store = Arc::new(Flaky {
-        inner: MemoryStore::new(),
-        down: true.into(),
-    });
+    let store = {
+        let f = Flaky::new(MemoryStore::new());
+        f.set_down(true);
+        Arc::new(f)
+    };
     let clock = Arc::new(ManualClock::default());
     let engine = Engine::builder(Arc::clone(&store))
         .clock(clock.clone())
@@ -613,7 +562,7 @@ async fn background_purge_survives_store_errors() {
     let handle = engine.spawn_purge(secs(10));
     tokio::time::sleep(secs(35)).await; // several failed rounds
     assert!(!handle.is_finished(), "the purge task died on an error");
-    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    store.set_down(false);
     assert_eq!(store.inner.create(&r).await.unwrap(), Created::Inserted);
     clock.advance(secs(7200));
     tokio::time::sleep(secs(200)).await;

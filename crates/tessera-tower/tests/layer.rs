@@ -1,6 +1,5 @@
 //! The layer and extractor through a real axum router over a real (memory) store.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,64 +8,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{Request, Response, StatusCode};
-use tessera_core::{
-    Created, Engine, MemoryStore, Record, SessionId, Store, StoreError, Timestamp, Updated,
-};
+use tessera_core::{Engine, MemoryStore};
 use tessera_tower::{CookieConfig, OnStoreError, Session, SessionError, SessionLayer};
 use tower::ServiceExt;
 
 /// The memory store with an operation counter and an outage switch (fault injection around the
 /// real store, not a mock).
-#[derive(Default)]
-struct Observed {
-    inner: MemoryStore,
-    ops: AtomicUsize,
-    down: AtomicBool,
-}
-
-impl Observed {
-    fn touch(&self) -> Result<(), StoreError> {
-        self.ops.fetch_add(1, Ordering::SeqCst);
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable {
-                message: "connection refused".into(),
-                source: None,
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Store for Observed {
-    async fn create(&self, r: &Record) -> Result<Created, StoreError> {
-        self.touch()?;
-        self.inner.create(r).await
-    }
-    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        self.touch()?;
-        self.inner.load(id).await
-    }
-    async fn update(&self, r: &Record, e: u64) -> Result<Updated, StoreError> {
-        self.touch()?;
-        self.inner.update(r, e).await
-    }
-    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.touch()?;
-        self.inner.delete(id).await
-    }
-    async fn list_by_subject(&self, s: &str) -> Result<Vec<Record>, StoreError> {
-        self.touch()?;
-        self.inner.list_by_subject(s).await
-    }
-    async fn delete_by_subject(&self, s: &str, x: Option<&SessionId>) -> Result<u64, StoreError> {
-        self.touch()?;
-        self.inner.delete_by_subject(s, x).await
-    }
-    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        self.touch()?;
-        self.inner.purge_expired(now, limit).await
-    }
-}
+type Observed = tessera_core::conformance::Faulty<MemoryStore>;
 
 async fn me(session: Session) -> Result<String, SessionError> {
     session.subject().ok_or(SessionError::NotSignedIn)
@@ -310,23 +258,15 @@ async fn handlers_without_the_extractor_cause_no_store_access() {
     let store = Arc::new(Observed::default());
     let app = app(Arc::clone(&store));
     let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
-    let before = store.ops.load(Ordering::SeqCst);
+    let before = store.ops();
     for _ in 0..10 {
         let resp = send(&app, "GET", "/static", Some(&cookie)).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(set_cookies(&resp).is_empty());
     }
-    assert_eq!(
-        store.ops.load(Ordering::SeqCst),
-        before,
-        "the store was touched"
-    );
+    assert_eq!(store.ops(), before, "the store was touched");
     send(&app, "GET", "/me", Some(&cookie)).await;
-    assert_eq!(
-        store.ops.load(Ordering::SeqCst),
-        before + 1,
-        "one resolve = one load"
-    );
+    assert_eq!(store.ops(), before + 1, "one resolve = one load");
 }
 
 #[tokio::test]
@@ -334,7 +274,7 @@ async fn store_outage_is_unauthenticated_by_default_and_503_when_chosen() {
     let store = Arc::new(Observed::default());
     let app = app(Arc::clone(&store));
     let cookie = cookie_pair(&send(&app, "POST", "/login", None).await);
-    store.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     let resp = send(&app, "GET", "/me", Some(&cookie)).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(
@@ -356,7 +296,7 @@ async fn store_outage_is_unauthenticated_by_default_and_503_when_chosen() {
         send(&strict, "GET", "/me", Some(&cookie)).await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
-    store.down.store(false, Ordering::SeqCst);
+    store.set_down(false);
     assert_eq!(
         send(&app, "GET", "/me", Some(&cookie)).await.status(),
         StatusCode::OK
@@ -521,7 +461,7 @@ async fn no_token_in_logs_or_debug_output_of_the_layer() {
     send(&app, "GET", "/me", Some(&format!("{c2}; {c2}"))).await;
     send(&app, "POST", "/logout", Some(&c2)).await;
     send(&app, "GET", "/me", Some(&c2)).await;
-    store.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     send(&app, "GET", "/me", Some(&c1)).await;
     send(&app, "POST", "/login", Some(&c1)).await;
     tokens.push(c1);
