@@ -148,10 +148,20 @@ impl Page {
     }
 }
 
+/// Installs ring as the process's rustls crypto provider, if none is installed yet.
+///
+/// This crate builds reqwest without a default provider (ring builds with a plain C compiler;
+/// aws-lc-rs needs more), and Cargo unifies features: every reqwest client in a program that
+/// links this crate then needs a provider installed before it is built. [`Agent::new`] calls
+/// this itself; other code building reqwest clients in the same program calls it first.
+pub fn ensure_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Agent {
     /// A client for `base`, bounded by `limits`.
     pub fn new(base: Url, tls_insecure: bool, limits: Limits) -> Result<Self, AgentError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        ensure_tls_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(limits.timeout)

@@ -31,7 +31,7 @@ impl<'a> User<'a> {
     fn new(fx: &'a Fixture) -> Self {
         // reqwest is built here with `rustls-no-provider` (the inspector's feature), so a client
         // needs a process-wide crypto provider even for plain http.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        tessera_inspect::agent::ensure_tls_provider();
         Self {
             fx,
             http: Client::builder().redirect(Policy::none()).build().unwrap(),

@@ -76,6 +76,7 @@ async fn sign_in(b: &Browser, server: &Server, user: &str, password: &str) -> St
 /// Asks the server directly (no browser, no redirects followed) for `/account` with the given
 /// session cookie value.
 async fn account_with_cookie(server: &Server, value: &str) -> (StatusCode, Option<String>, String) {
+    tessera_inspect::agent::ensure_tls_provider();
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()

@@ -10,6 +10,7 @@ use support::Server;
 const NAME: &str = "__Host-session";
 
 fn client() -> Client {
+    tessera_inspect::agent::ensure_tls_provider();
     Client::builder().redirect(Policy::none()).build().unwrap()
 }
 

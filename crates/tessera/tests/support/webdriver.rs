@@ -79,6 +79,7 @@ impl Driver {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {CHROMEDRIVER}: {e}"));
+        tessera_inspect::agent::ensure_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(90))
             .build()
