@@ -1,14 +1,21 @@
-//! An in-process store for tests and development: bounded, and swept by the engine's purge.
+//! An in-process store for tests and development: bounded, sharded, and swept by the engine's
+//! purge.
 //!
 //! When full it refuses new sessions ([`StoreError::Full`]) after dropping expired ones, rather
 //! than evicting live sessions and silently logging real users out.
 //!
-//! Records are boxed so that growing the map moves 40-byte slots, not whole records: the
-//! stall while the table doubles under the write lock stays short. The subject index keeps a
-//! subject's only session inline, the common case, without a per-subject heap set.
+//! Records live in 16 shards chosen by session id, and the per-subject index in 16 shards chosen
+//! by subject, each behind its own lock: a table that doubles while it grows stalls one shard,
+//! not the whole store. Records are boxed, so a rehash moves small slots, not whole records.
+//!
+//! Lock order, everywhere: a subject shard before a record shard. `create` holds the subject's
+//! shard while it inserts, and `delete_by_subject` holds it while it deletes, so a revoke-all
+//! sees every create acknowledged before it began.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::Timestamp;
 use crate::record::Record;
@@ -17,25 +24,35 @@ use crate::token::SessionId;
 
 /// Default capacity of [`MemoryStore::new`].
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
+const SHARDS: usize = 16;
 
-/// Sessions in a hash map behind one lock, with a per-subject index.
-#[derive(Debug)]
-pub struct MemoryStore {
-    capacity: usize,
-    state: RwLock<State>,
+/// Hashes a [`SessionId`] by folding its bytes. A session id is already a SHA-256 output that
+/// no client can steer (it is the hash of a secret selector), so running SipHash over it again
+/// only costs time, on every lookup and on every rehash.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
 }
 
-#[derive(Debug, Default)]
-struct State {
-    records: HashMap<SessionId, Box<Record>>,
-    by_subject: HashMap<Box<str>, Ids>,
-}
+type IdMap<V> = HashMap<SessionId, V, BuildHasherDefault<IdHasher>>;
 
 /// The sessions of one subject: usually one, stored inline.
 #[derive(Debug)]
 enum Ids {
     One(SessionId),
-    Many(HashSet<SessionId>),
+    Many(HashSet<SessionId, BuildHasherDefault<IdHasher>>),
 }
 
 impl Ids {
@@ -60,61 +77,51 @@ impl Ids {
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &SessionId> {
-        let (one, many) = match self {
-            Ids::One(id) => (Some(id), None),
-            Ids::Many(set) => (None, Some(set.iter())),
-        };
-        one.into_iter().chain(many.into_iter().flatten())
+    fn to_vec(&self) -> Vec<SessionId> {
+        match self {
+            Ids::One(id) => vec![*id],
+            Ids::Many(set) => set.iter().copied().collect(),
+        }
     }
 }
 
-impl State {
-    fn index(&mut self, subject: &str, id: SessionId) {
-        match self.by_subject.get_mut(subject) {
-            Some(ids) => ids.insert(id),
-            None => {
-                self.by_subject.insert(subject.into(), Ids::One(id));
-            }
-        }
-    }
+type SubjectMap = HashMap<Box<str>, Ids>;
 
-    fn unindex(&mut self, subject: &str, id: &SessionId) {
-        if self
-            .by_subject
-            .get_mut(subject)
-            .is_some_and(|ids| ids.remove(id))
-        {
-            self.by_subject.remove(subject);
-        }
+fn unindex(map: &mut SubjectMap, subject: &str, id: &SessionId) {
+    if map.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
+        map.remove(subject);
     }
+}
 
-    fn remove(&mut self, id: &SessionId) -> Option<Box<Record>> {
-        let record = self.records.remove(id)?;
-        if let Some(subject) = &record.subject {
-            self.unindex(subject, id);
+fn index(map: &mut SubjectMap, subject: &str, id: SessionId) {
+    match map.get_mut(subject) {
+        Some(ids) => ids.insert(id),
+        None => {
+            map.insert(subject.into(), Ids::One(id));
         }
-        Some(record)
     }
+}
 
-    fn purge(&mut self, now: Timestamp, limit: usize) -> u64 {
-        let dead: Vec<SessionId> = self
-            .records
-            .values()
-            .filter(|r| r.expires_at() <= now)
-            .map(|r| r.id)
-            .take(limit)
-            .collect();
-        for id in &dead {
-            self.remove(id);
-        }
-        dead.len() as u64
-    }
+/// Sessions in sharded hash maps, with a per-subject index.
+#[derive(Debug)]
+pub struct MemoryStore {
+    capacity: usize,
+    len: AtomicUsize,
+    records: Vec<RwLock<IdMap<Box<Record>>>>,
+    subjects: Vec<Mutex<SubjectMap>>,
+    subject_hasher: std::hash::RandomState,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Unavailable {
+        message: "memory store lock poisoned".into(),
+        source: None,
     }
 }
 
@@ -128,13 +135,16 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             capacity,
-            state: RwLock::new(State::default()),
+            len: AtomicUsize::new(0),
+            records: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            subjects: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            subject_hasher: std::hash::RandomState::new(),
         }
     }
 
     /// How many records are held (live or not yet purged).
     pub fn len(&self) -> usize {
-        self.state.read().map(|s| s.records.len()).unwrap_or(0)
+        self.len.load(Ordering::SeqCst)
     }
 
     /// True when no record is held.
@@ -142,83 +152,157 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, State>, StoreError> {
-        self.state.write().map_err(|_| poisoned())
+    fn record_shard(&self, id: &SessionId) -> Result<&RwLock<IdMap<Box<Record>>>, StoreError> {
+        let first = id.as_bytes().first().copied().unwrap_or(0);
+        self.records
+            .get(usize::from(first) % SHARDS)
+            .ok_or_else(poisoned)
     }
 
-    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, State>, StoreError> {
-        self.state.read().map_err(|_| poisoned())
+    fn read(&self, id: &SessionId) -> Result<RwLockReadGuard<'_, IdMap<Box<Record>>>, StoreError> {
+        self.record_shard(id)?.read().map_err(|_| poisoned())
     }
-}
 
-fn poisoned() -> StoreError {
-    StoreError::Unavailable {
-        message: "memory store lock poisoned".into(),
-        source: None,
+    fn write(
+        &self,
+        id: &SessionId,
+    ) -> Result<RwLockWriteGuard<'_, IdMap<Box<Record>>>, StoreError> {
+        self.record_shard(id)?.write().map_err(|_| poisoned())
+    }
+
+    fn subject_shard(&self, subject: &str) -> Result<MutexGuard<'_, SubjectMap>, StoreError> {
+        let i = usize::try_from(self.subject_hasher.hash_one(subject) % SHARDS as u64).unwrap_or(0);
+        self.subjects
+            .get(i)
+            .ok_or_else(poisoned)?
+            .lock()
+            .map_err(|_| poisoned())
+    }
+
+    /// Removes one record (and its index entry) if `keep` says so; true if removed.
+    fn remove_if(
+        &self,
+        id: &SessionId,
+        keep: impl Fn(&Record) -> bool,
+    ) -> Result<bool, StoreError> {
+        // Learn the subject first, then lock in order: subject shard, record shard.
+        let subject = match self.read(id)?.get(id) {
+            None => return Ok(false),
+            Some(r) => r.subject.clone(),
+        };
+        let mut subjects = match &subject {
+            Some(s) => Some(self.subject_shard(s)?),
+            None => None,
+        };
+        let mut records = self.write(id)?;
+        let Some(record) = records.get(id) else {
+            return Ok(false);
+        };
+        if keep(record) || record.subject != subject {
+            return Ok(false);
+        }
+        records.remove(id);
+        if let (Some(map), Some(s)) = (subjects.as_mut(), &subject) {
+            unindex(map, s, id);
+        }
+        self.len.fetch_sub(1, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    fn purge(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        for shard in &self.records {
+            let budget = limit.saturating_sub(usize::try_from(removed).unwrap_or(usize::MAX));
+            if budget == 0 {
+                break;
+            }
+            let dead: Vec<SessionId> = shard
+                .read()
+                .map_err(|_| poisoned())?
+                .values()
+                .filter(|r| r.expires_at() <= now)
+                .map(|r| r.id)
+                .take(budget)
+                .collect();
+            for id in dead {
+                if self.remove_if(&id, |r| r.expires_at() > now)? {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 }
 
 impl Store for MemoryStore {
     async fn create(&self, record: &Record) -> Result<Created, StoreError> {
-        let mut state = self.write()?;
-        if state.records.contains_key(&record.id) {
-            return Ok(Created::Collision);
-        }
-        if state.records.len() >= self.capacity {
-            state.purge(record.created_at, usize::MAX);
-            if state.records.len() >= self.capacity {
+        if self.len() >= self.capacity {
+            self.purge(record.created_at, usize::MAX)?;
+            if self.len() >= self.capacity {
                 return Err(StoreError::Full {
                     capacity: self.capacity,
                 });
             }
         }
-        if let Some(subject) = &record.subject {
-            state.index(subject, record.id);
+        let mut subjects = match &record.subject {
+            Some(s) => Some(self.subject_shard(s)?),
+            None => None,
+        };
+        let mut records = self.write(&record.id)?;
+        if records.contains_key(&record.id) {
+            return Ok(Created::Collision);
         }
-        state.records.insert(record.id, Box::new(record.clone()));
+        records.insert(record.id, Box::new(record.clone()));
+        if let (Some(map), Some(s)) = (subjects.as_mut(), &record.subject) {
+            index(map, s, record.id);
+        }
+        self.len.fetch_add(1, Ordering::SeqCst);
         Ok(Created::Inserted)
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        Ok(self.read()?.records.get(id).map(|r| Record::clone(r)))
+        Ok(self.read(id)?.get(id).map(|r| Record::clone(r)))
     }
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
-        let mut state = self.write()?;
-        let Some(stored) = state.records.get_mut(&record.id) else {
-            return Ok(Updated::Missing);
+        let old_subject = {
+            let mut records = self.write(&record.id)?;
+            let Some(stored) = records.get_mut(&record.id) else {
+                return Ok(Updated::Missing);
+            };
+            if stored.version != expected {
+                return Ok(Updated::VersionMismatch);
+            }
+            std::mem::replace(&mut **stored, record.clone()).subject
         };
-        if stored.version != expected {
-            return Ok(Updated::VersionMismatch);
-        }
-        // The engine never changes a record's subject in place; keep the index honest anyway.
-        let old_subject = std::mem::replace(&mut **stored, record.clone()).subject;
+        // The engine never changes a subject in place; keep the index honest if a caller does.
         if old_subject != record.subject {
-            if let Some(old) = old_subject {
-                state.unindex(&old, &record.id);
+            if let Some(old) = &old_subject {
+                unindex(&mut *self.subject_shard(old)?, old, &record.id);
             }
             if let Some(new) = &record.subject {
-                state.index(new, record.id);
+                index(&mut *self.subject_shard(new)?, new, record.id);
             }
         }
         Ok(Updated::Written)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.write()?.remove(id).is_some())
+        self.remove_if(id, |_| false)
     }
 
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
-        let state = self.read()?;
-        Ok(state
-            .by_subject
-            .get(subject)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| state.records.get(id).map(|r| Record::clone(r)))
-                    .collect()
-            })
-            .unwrap_or_default())
+        let ids = match self.subject_shard(subject)?.get(subject) {
+            Some(ids) => ids.to_vec(),
+            None => return Ok(Vec::new()),
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.read(&id)?.get(&id) {
+                out.push(Record::clone(r));
+            }
+        }
+        Ok(out)
     }
 
     async fn delete_by_subject(
@@ -226,24 +310,28 @@ impl Store for MemoryStore {
         subject: &str,
         except: Option<&SessionId>,
     ) -> Result<u64, StoreError> {
-        let mut state = self.write()?;
-        let ids: Vec<SessionId> = state
-            .by_subject
+        let mut subjects = self.subject_shard(subject)?;
+        let ids: Vec<SessionId> = subjects
             .get(subject)
             .map(|ids| {
-                ids.iter()
-                    .filter(|id| Some(*id) != except)
-                    .copied()
+                ids.to_vec()
+                    .into_iter()
+                    .filter(|id| Some(id) != except)
                     .collect()
             })
             .unwrap_or_default();
+        let mut removed = 0u64;
         for id in &ids {
-            state.remove(id);
+            if self.write(id)?.remove(id).is_some() {
+                removed += 1;
+                self.len.fetch_sub(1, Ordering::SeqCst);
+            }
+            unindex(&mut subjects, subject, id);
         }
-        Ok(ids.len() as u64)
+        Ok(removed)
     }
 
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        Ok(self.write()?.purge(now, limit))
+        self.purge(now, limit)
     }
 }
