@@ -348,7 +348,7 @@ impl User {
             }
         }
         Err(AgentError::Unreachable {
-            url: url.to_string(),
+            url: redacted(&url),
             reason: format!("more than {MAX_REDIRECTS} redirects"),
         })
     }
@@ -374,8 +374,10 @@ impl User {
             req = req.header(COOKIE, cookies);
         }
         self.agent.record(|s| s.urls.push(url.to_string()));
+        // Errors name the URL without its query: a probe may carry a session token there.
+        let shown = redacted(&url);
         let unreachable = |e: reqwest::Error| AgentError::Unreachable {
-            url: url.to_string(),
+            url: shown.clone(),
             reason: describe(&e),
         };
         let mut resp = req.send().await.map_err(unreachable)?;
@@ -457,6 +459,16 @@ pub fn authenticated(page: &Page, check: &AuthCheck) -> bool {
             .expect_body
             .as_ref()
             .is_none_or(|needle| page.body.contains(needle.as_str()))
+}
+
+/// A URL as errors show it: without query or fragment.
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.query().is_some() {
+        shown.set_query(Some("…"));
+    }
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -555,6 +567,17 @@ mod tests {
             vec![("q".into(), "x".into())]
         );
         assert!(hidden_inputs("<p>no forms</p>", &page, &action).is_empty());
+    }
+
+    #[test]
+    fn errors_never_show_the_query() {
+        let url = Url::parse("http://h/account?sid=SECRETTOKENVALUE#frag").unwrap();
+        let shown = redacted(&url);
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("frag"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("http://h/account?"));
     }
 
     #[test]

@@ -95,7 +95,11 @@ async fn rejected(target: &Target, answer: &Page, user: &mut User) -> LoginError
         .await
     {
         Ok(p) => match &p.location {
-            Some(l) => format!("{} with Location {l}", p.status),
+            // Without its query: a Location may carry a session id.
+            Some(l) => match l.split_once('?') {
+                Some((path, _)) => format!("{} with Location {path}?…", p.status),
+                None => format!("{} with Location {l}", p.status),
+            },
             None if p.status == check.expect_status => format!(
                 "{} but without the expected text {:?}",
                 p.status,
