@@ -604,7 +604,13 @@ pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> Verdict {
             format!("a session token appears in a URL: {shown}"),
         );
     }
-    let token = &ctx.baseline.token;
+    // A fresh session: the baseline may have idled out by now, and an expired token proves
+    // nothing about whether the URL is accepted.
+    let token = match ctx.fresh_login().await {
+        Ok(l) => l.token,
+        Err(e) => return error(e),
+    };
+    let token = &token;
     let path = &ctx.target.authenticated.path;
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut names: Vec<String> = vec![ctx.cookie.clone()];

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tessera_core::{Engine, Timestamp};
+use tessera_core::{Engine, Policy, Timestamp};
 use tessera_tower::{Session, SessionError, SessionLayer, SessionSummary};
 
 use crate::store_url::AnyStore;
@@ -60,8 +60,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub(crate) fn app(store: AnyStore) -> Router {
-    let engine = Engine::new(store);
+/// The demo's policy: the defaults, or a shorter idle timeout (with the renewal throttle kept
+/// below it, as the policy requires).
+pub(crate) fn policy(idle_timeout: Option<u64>) -> anyhow::Result<Policy> {
+    let Some(secs) = idle_timeout else {
+        return Ok(Policy::default());
+    };
+    let idle = Duration::from_secs(secs);
+    let throttle = Policy::default().renewal_throttle().min(idle / 2);
+    Ok(Policy::builder()
+        .idle_timeout(idle)
+        .renewal_throttle(throttle)
+        .build()?)
+}
+
+pub(crate) fn app(store: AnyStore, policy: Policy) -> Router {
+    let engine = Engine::builder(store).policy(policy).build();
     engine.spawn_purge(Duration::from_secs(60));
     Router::new()
         .route("/", get(|s: Session| async move { home(&s) }))
@@ -77,11 +91,11 @@ pub(crate) fn app(store: AnyStore) -> Router {
         .layer(SessionLayer::new(engine).clear_site_data_on_logout(true))
 }
 
-pub(crate) async fn run(listen: SocketAddr, store: AnyStore) -> anyhow::Result<()> {
+pub(crate) async fn run(listen: SocketAddr, store: AnyStore, policy: Policy) -> anyhow::Result<()> {
     let described = store.describe();
     eprintln!("Tessera demo on http://{listen}  (store: {described})");
     eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
-    crate::serve(listen, app(store)).await
+    crate::serve(listen, app(store, policy)).await
 }
 
 fn home(session: &Session) -> Redirect {

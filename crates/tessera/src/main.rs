@@ -28,6 +28,10 @@ enum Command {
         /// Session store: sqlite://PATH or memory://
         #[arg(long, default_value = "sqlite://tessera-demo.db")]
         store: String,
+        /// Idle timeout in seconds (default: the policy's 30 minutes). Short values let
+        /// `tessera inspect` check idle expiry without waiting half an hour.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
+        idle_timeout: Option<u64>,
     },
     /// Audit a running web app's session handling (see docs/inspect.md).
     ///
@@ -74,9 +78,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Demo { listen, store } => {
+            Command::Demo {
+                listen,
+                store,
+                idle_timeout,
+            } => {
                 init_logging("info");
-                demo::run(listen, store_url::open(&store)?).await
+                let policy = demo::policy(idle_timeout)?;
+                demo::run(listen, store_url::open(&store)?, policy).await
             }
             Command::BenchServer { listen, store } => {
                 init_logging("warn");
