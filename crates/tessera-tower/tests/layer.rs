@@ -25,6 +25,13 @@ async fn login(session: Session) -> Result<&'static str, SessionError> {
     Ok("ok")
 }
 
+async fn login_remembered(session: Session) -> Result<&'static str, SessionError> {
+    session
+        .login_with("alice", tessera_core::LoginOptions::default(), true)
+        .await?;
+    Ok("ok")
+}
+
 async fn logout(session: Session) -> Result<&'static str, SessionError> {
     session.logout().await?;
     Ok("bye")
@@ -67,6 +74,7 @@ fn app_with(store: Arc<Observed>, configure: impl FnOnce(SessionLayer) -> Sessio
         .route("/me", get(me))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .route("/login-remembered", post(login_remembered))
         .route("/elevate", post(elevate))
         .route("/csrf", get(form_token))
         .route("/csrf", post(check_token))
@@ -474,5 +482,24 @@ async fn no_token_in_logs_or_debug_output_of_the_layer() {
     for t in &tokens {
         let value = t.trim_start_matches("__Host-session=");
         assert!(!logs.contains(&value[..20]), "a token reached the logs");
+    }
+}
+
+#[tokio::test]
+async fn remember_me_is_the_only_way_to_a_persistent_cookie() {
+    let app = app(Arc::default());
+    let plain = set_cookies(&send(&app, "POST", "/login", None).await);
+    assert!(
+        !plain[0].contains("Max-Age") && !plain[0].contains("Expires"),
+        "{plain:?}"
+    );
+    let remembered = set_cookies(&send(&app, "POST", "/login-remembered", None).await);
+    // Persistent for the absolute lifetime (8 h by default), never longer.
+    assert!(remembered[0].contains("Max-Age=28800"), "{remembered:?}");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(
+            remembered[0].split("; ").any(|a| a == attr),
+            "{attr} missing"
+        );
     }
 }
