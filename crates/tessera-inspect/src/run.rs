@@ -148,6 +148,9 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             checks::privilege_rotation(&ctx).await,
         ));
     }
+    if wants("rotation-race") {
+        found.push(finding("rotation-race", checks::rotation_race(&ctx).await));
+    }
     if wants("cache-control") {
         found.push(finding("cache-control", checks::cache_control(&ctx).await));
     }

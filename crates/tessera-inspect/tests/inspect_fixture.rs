@@ -95,10 +95,12 @@ async fn hardened_fixture_passes_every_check() {
     );
     assert_eq!(statuses.len(), tessera_inspect::checks::CHECK_IDS.len());
     for (id, status) in &statuses {
-        let expected = if id == "hsts" {
-            Status::Skip
-        } else {
-            Status::Pass
+        // hsts: plain HTTP. rotation-race: the fixture drops the old id at once, so requests
+        // still in flight with it are signed out (a warning; Tessera's grace window passes).
+        let expected = match id.as_str() {
+            "hsts" => Status::Skip,
+            "rotation-race" => Status::Warn,
+            _ => Status::Pass,
         };
         assert_eq!(*status, expected, "{id}\n{}", explain(&report));
     }

@@ -88,7 +88,12 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
         "password-change-invalidation",
         &[],
     ),
-    ("no_rotation_on_elevate", "privilege-rotation", &[]),
+    // Without a rotation there is nothing to race: rotation-race goes from warn to pass.
+    (
+        "no_rotation_on_elevate",
+        "privilege-rotation",
+        &["rotation-race"],
+    ),
     ("id_in_url", "id-in-url", &[]),
     ("cacheable_pages", "cache-control", &[]),
     ("no_idle_timeout", "idle-timeout", &[]),
