@@ -399,7 +399,10 @@ impl Target {
 fn key_in(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let len = message.get(start..)?.find('`')?;
-    message.get(start..start + len).map(str::to_owned)
+    match message.get(start..start + len)? {
+        "" => Some("\"\"".to_owned()), // an empty key, as TOML writes it
+        key => Some(key.to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -475,6 +478,9 @@ idle_timeout = 20
         assert!(e.key == "path" && e.reason.contains("missing"), "{e}");
         let e = error("base_url = ");
         assert_eq!(e.line, 1, "{e}");
+        // Found by the target_file fuzzer: an empty key still gets a name.
+        let e = error("''=''");
+        assert_eq!(e.key, "\"\"", "{e}");
         let e = error(&GOOD.replace(
             "base_url = \"http://127.0.0.1:18001\"",
             "base_url = \"http://127.0.0.1:18001/app?x=1\"",
