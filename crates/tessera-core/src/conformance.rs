@@ -69,6 +69,7 @@ pub fn sample_record(subject: Option<&str>, at: Timestamp) -> (Token, Record) {
         id: token.session_id(),
         verifier: token.verifier_hash(),
         previous: None,
+        retired: Vec::new(),
         subject: subject.map(str::to_owned),
         created_at: at,
         last_seen: at,
@@ -119,6 +120,10 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
         verifier: old.with_new_verifier().unwrap().verifier_hash(),
         grace_until: at.plus(Duration::from_secs(5)),
     });
+    record.retired = vec![
+        Token::generate().unwrap().verifier_hash(),
+        Token::generate().unwrap().verifier_hash(),
+    ];
     record.elevation = Some(Elevation {
         level: 2,
         until: at.plus(Duration::from_secs(300)),

@@ -298,6 +298,7 @@ impl<S: Store> Engine<S> {
                 id: token.session_id(),
                 verifier: token.verifier_hash(),
                 previous: None,
+                retired: Vec::new(),
                 subject: subject.map(str::to_owned),
                 created_at: now,
                 last_seen: now,
@@ -446,6 +447,7 @@ impl<S: Store> Engine<S> {
                     Verdict::Theft
                 }
             }
+            _ if record.retired.iter().any(|r| *r == presented) => Verdict::Theft,
             _ => Verdict::Unknown,
         }
     }
@@ -502,6 +504,10 @@ impl<S: Store> Engine<S> {
                 verifier: old.verifier,
                 grace_until: now.plus(self.inner.policy.rotation_grace()),
             });
+            if let Some(before) = old.previous {
+                record.retired.insert(0, before.verifier);
+                record.retired.truncate(crate::record::MAX_RETIRED);
+            }
             record.version = old.version.saturating_add(1);
             change(&mut record, now);
             match self.inner.store.update(&record, old.version).await? {

@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 use crate::clock::Timestamp;
 use crate::token::{SessionId, VerifierHash};
 
+/// Rotated-out verifiers remembered beyond `previous`, for theft detection.
+pub const MAX_RETIRED: usize = 4;
+
 /// Longest user agent kept, in bytes; longer ones are cut at a character boundary.
 pub const MAX_USER_AGENT_BYTES: usize = 256;
 
@@ -22,6 +25,9 @@ pub struct Record {
     pub verifier: VerifierHash,
     /// The token this session had before its last rotation, valid until its grace deadline.
     pub previous: Option<PreviousVerifier>,
+    /// Verifiers rotated out before `previous`, newest first, at most [`MAX_RETIRED`]. Their
+    /// grace is long over: presenting one is treated as theft, like a late `previous`.
+    pub retired: Vec<VerifierHash>,
     /// Who the session belongs to; `None` for an anonymous (pre-login) session.
     pub subject: Option<String>,
     /// When the session was created.

@@ -159,6 +159,50 @@ async fn rotated_out_token_works_during_grace_then_revokes_the_session() {
 }
 
 #[tokio::test]
+async fn a_token_from_several_rotations_ago_is_theft_too() {
+    let f = fixture();
+    let first = f
+        .engine
+        .login(None, "alice", LoginOptions::default())
+        .await
+        .unwrap();
+    let mut current = first.token.clone();
+    for _ in 0..3 {
+        current = f.engine.rotate(&current).await.unwrap().token;
+    }
+    // `first` is three rotations old: not the previous token, but a retired one.
+    assert!(f.engine.resolve(&first.token).await.unwrap().is_none());
+    assert!(
+        f.engine.resolve(&current).await.unwrap().is_none(),
+        "the session must be revoked"
+    );
+    assert!(f
+        .events
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::TheftSuspected));
+}
+
+#[tokio::test]
+async fn retired_tokens_are_bounded() {
+    let f = fixture();
+    let first = f
+        .engine
+        .login(None, "alice", LoginOptions::default())
+        .await
+        .unwrap();
+    let mut current = first.token.clone();
+    for _ in 0..8 {
+        current = f.engine.rotate(&current).await.unwrap().token;
+    }
+    let record = f.store.load(&first.session.id()).await.unwrap().unwrap();
+    assert_eq!(record.retired.len(), tessera_core::record::MAX_RETIRED);
+    // Older than what is remembered: unknown, not theft; the session lives on.
+    assert!(f.engine.resolve(&first.token).await.unwrap().is_none());
+    assert!(f.engine.resolve(&current).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn a_rotated_out_token_cannot_rotate_again() {
     let f = fixture();
     let issued = f

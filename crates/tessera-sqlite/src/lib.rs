@@ -130,7 +130,7 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
 
 const COLUMNS: &str = "id, verifier, prev_verifier, prev_grace_until, subject, created_at, \
     last_seen, idle_deadline, absolute_deadline, auth_time, auth_level, elev_level, elev_until, \
-    version, data, user_agent, ip_prefix";
+    version, data, user_agent, ip_prefix, retired";
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
@@ -306,6 +306,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             id: SessionId::from_bytes(blob32(row, 0)?),
             verifier: tessera_core::token::VerifierHash::from_bytes(blob32(row, 1)?),
             previous,
+            retired: retired_hashes(row, 17)?,
             subject: row.get(4)?,
             created_at: ts(5)?,
             last_seen: ts(6)?,
@@ -323,6 +324,26 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         },
         data: row.get(14)?,
     })
+}
+
+/// The retired verifiers, stored as their 32-byte hashes concatenated.
+fn retired_hashes(
+    row: &Row<'_>,
+    col: usize,
+) -> rusqlite::Result<Vec<tessera_core::token::VerifierHash>> {
+    let bytes: Vec<u8> = row.get(col)?;
+    if bytes.len() % 32 != 0 {
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            col,
+            rusqlite::types::Type::Blob,
+            "expected a multiple of 32 bytes".into(),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+        .map(tessera_core::token::VerifierHash::from_bytes)
+        .collect())
 }
 
 fn finish(raw: RawRecord) -> Result<Record, StoreError> {
@@ -362,6 +383,12 @@ fn record_params(r: &Record) -> Result<Vec<Box<dyn rusqlite::ToSql + Send>>, Sto
         Box::new(r.client.user_agent.clone()),
         Box::new(r.client.ip_prefix.clone()),
         Box::new(r.expires_at().as_millis()),
+        Box::new(
+            r.retired
+                .iter()
+                .flat_map(|h| h.as_bytes().to_vec())
+                .collect::<Vec<u8>>(),
+        ),
     ])
 }
 
@@ -372,7 +399,7 @@ impl Store for SqliteStore {
             let n = conn
                 .prepare_cached(&format!(
                     "INSERT INTO sessions ({COLUMNS}, expires_at) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19, ?18) \
                      ON CONFLICT(id) DO NOTHING"
                 ))
                 .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
@@ -410,7 +437,7 @@ impl Store for SqliteStore {
                  subject = ?5, created_at = ?6, last_seen = ?7, idle_deadline = ?8, \
                  absolute_deadline = ?9, auth_time = ?10, auth_level = ?11, elev_level = ?12, \
                  elev_until = ?13, version = ?14, data = ?15, user_agent = ?16, ip_prefix = ?17, \
-                 expires_at = ?18 WHERE id = ?1 AND version = ?19",
+                 expires_at = ?18, retired = ?19 WHERE id = ?1 AND version = ?20",
             )
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
             .map_err(failed)?;

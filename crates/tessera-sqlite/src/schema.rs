@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sessions_by_subject ON sessions (subject) WHERE subject IS NOT NULL;
     CREATE INDEX sessions_by_expiry ON sessions (expires_at);",
+    // 2: verifiers rotated out before the previous one, for theft detection (32-byte hashes).
+    "ALTER TABLE sessions ADD COLUMN retired BLOB NOT NULL DEFAULT x''",
 ];
 
 /// Brings the schema to the newest version in one transaction.

@@ -99,3 +99,32 @@ async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
+
+#[tokio::test]
+async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
+    use tessera_core::{Engine, LoginOptions};
+    let path = temp_path("migrate");
+    let token = {
+        let engine = Engine::new(SqliteStore::open(&path).unwrap());
+        engine
+            .login(None, "alice", LoginOptions::default())
+            .await
+            .unwrap()
+            .token
+    };
+    // Turn the file back into schema version 1: no `retired` column.
+    rusqlite_conn(&path)
+        .execute_batch("ALTER TABLE sessions DROP COLUMN retired; PRAGMA user_version = 1;")
+        .unwrap();
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    assert_eq!(
+        engine.resolve(&token).await.unwrap().unwrap().subject(),
+        Some("alice")
+    );
+    let version: i64 = rusqlite_conn(&path)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let once = engine.rotate(&token).await.unwrap();
+    engine.rotate(&once.token).await.unwrap();
+}
