@@ -447,7 +447,7 @@ impl<S: Store> Engine<S> {
                     Verdict::Theft
                 }
             }
-            _ if record.retired.iter().any(|r| *r == presented) => Verdict::Theft,
+            _ if record.retired.contains(&presented) => Verdict::Theft,
             _ => Verdict::Unknown,
         }
     }
