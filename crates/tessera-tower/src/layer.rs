@@ -192,7 +192,14 @@ where
                 return Box::pin(async move { Ok(response) });
             }
         }
-        let transport_ok = config.cookie.is_secure() || host_is_loopback(req.headers());
+        // Without Secure, both the Host and (when known) the peer address must be loopback: a
+        // proxy may rewrite Host to 127.0.0.1 for a request that crossed a real network.
+        let peer_is_loopback = req
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .is_none_or(|c| c.0.ip().is_loopback());
+        let transport_ok =
+            config.cookie.is_secure() || (host_is_loopback(req.headers()) && peer_is_loopback);
         if !transport_ok {
             tracing::error!(
                 target: "tessera::transport",
@@ -260,7 +267,8 @@ fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
             headers.append(SET_COOKIE, value);
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if (authenticated || presented_bad) && !headers.contains_key(CACHE_CONTROL) {
+    } else if authenticated || presented_bad {
+        // A signed-in response is never cacheable, whatever the handler set.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if logged_out && config.clear_site_data {

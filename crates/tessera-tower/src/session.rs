@@ -156,7 +156,9 @@ impl Session {
                 state.token = Some(token);
             }
             // A dead or unknown token: clear the browser's copy as a courtesy.
-            Ok(None) => state.cookie = CookieAction::Clear,
+            // A dead or unknown token: no session. The cookie is left alone: clearing it here
+            // could race a login in flight and delete the new cookie (found in review).
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(target: "tessera::session", error = %e, "session store failed; request treated as unauthenticated");
                 state.store_failed = true;
@@ -179,6 +181,25 @@ impl Session {
 
     fn with_session<R>(&self, f: impl FnOnce(Option<&CoreSession>) -> R) -> R {
         f(self.lock().session.as_ref())
+    }
+
+    /// The token this request acts with: the live one, or, when the store could not judge the
+    /// presented token, that token, so that logout and login still reach the store (and fail
+    /// closed there) instead of acting as if there were no session.
+    fn acting_token(&self) -> Option<tessera_core::Token> {
+        let state = self.lock();
+        match (&state.token, state.store_failed, &self.shared.presented) {
+            (Some(t), _, _) => Some(t.clone()),
+            (None, true, Presented::Token(t)) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    fn store_unavailable_error() -> SessionError {
+        SessionError::Engine(Error::Store(tessera_core::StoreError::Unavailable {
+            message: "the session could not be resolved".into(),
+            source: None,
+        }))
     }
 
     fn check_transport(&self) -> Result<(), SessionError> {
@@ -268,6 +289,10 @@ impl Session {
         if let Some(id) = self.id() {
             return Ok(id);
         }
+        // The presented session may be live; never paper over it with a fresh anonymous one.
+        if self.store_unavailable() {
+            return Err(Self::store_unavailable_error());
+        }
         let issued = self.shared.backend.begin(self.shared.client()).await?;
         let id = issued.session.id();
         self.adopt(issued, None);
@@ -290,7 +315,7 @@ impl Session {
     ) -> Result<(), SessionError> {
         self.check_transport()?;
         options.client = self.shared.client();
-        let previous = self.lock().token.clone();
+        let previous = self.acting_token();
         let issued = self
             .shared
             .backend
@@ -325,8 +350,7 @@ impl Session {
 
     /// Ends the session on the server and clears the cookie.
     pub async fn logout(&self) -> Result<(), SessionError> {
-        let token = self.lock().token.clone();
-        if let Some(token) = token {
+        if let Some(token) = self.acting_token() {
             self.shared.backend.logout(&token).await?;
         }
         let mut state = self.lock();

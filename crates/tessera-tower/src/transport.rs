@@ -183,8 +183,11 @@ impl CookieConfig {
             (Some(_), None) => {}
         }
         // Every part is validated ASCII (name, path, domain) or base64url (value).
-        HeaderValue::from_str(&cookie.build().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+        let mut value = HeaderValue::from_str(&cookie.build().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"));
+        // Sensitive: `Debug` of the headers prints "Sensitive", and HTTP/2 never indexes it.
+        value.set_sensitive(true);
+        value
     }
 }
 
@@ -205,18 +208,10 @@ pub enum Presented {
 pub fn presented(headers: &HeaderMap, name: &str) -> Presented {
     let mut found: Option<Result<Token, ()>> = None;
     for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else {
-            // Not visible ASCII: it cannot hold our cookie intact; if it might, distrust it.
-            if header
-                .as_bytes()
-                .windows(name.len())
-                .any(|w| w == name.as_bytes())
-            {
-                return Presented::Malformed;
-            }
-            continue;
-        };
-        for cookie in Cookie::split_parse(text).flatten() {
+        // Other cookies may carry non-ASCII bytes; decode lossily so that only a pair named like
+        // ours can spoil the session cookie (a U+FFFD in it fails the token parse).
+        let text = String::from_utf8_lossy(header.as_bytes());
+        for cookie in Cookie::split_parse(text.as_ref()).flatten() {
             if cookie.name() != name {
                 continue;
             }
@@ -264,6 +259,10 @@ mod tests {
     fn default_cookie_has_every_safe_attribute() {
         let t = Token::generate().unwrap();
         let v = CookieConfig::default().set_cookie(Some(&t), None);
+        assert!(
+            v.is_sensitive() && !format!("{v:?}").contains(&t.expose()),
+            "Debug shows the token"
+        );
         let v = v.to_str().unwrap();
         assert!(v.starts_with(&format!("__Host-session={}", t.expose())));
         for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
@@ -412,6 +411,14 @@ mod tests {
             presented(&binary, DEFAULT_COOKIE_NAME),
             Presented::Malformed
         ));
+        assert!(matches!(presented(&binary, ""), Presented::None));
+        // A non-ASCII value in another cookie does not spoil ours (found in review).
+        let mut mixed = HeaderMap::new();
+        let raw = format!("pref=caf\u{e9}; __Host-session={}", t.expose());
+        mixed.append(COOKIE, HeaderValue::from_bytes(raw.as_bytes()).unwrap());
+        assert!(
+            matches!(presented(&mixed, DEFAULT_COOKIE_NAME), Presented::Token(p) if p.expose() == t.expose())
+        );
     }
 
     #[test]
