@@ -121,8 +121,14 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
         grace_until: at.plus(Duration::from_secs(5)),
     });
     record.retired = vec![
-        Token::generate().unwrap().verifier_hash(),
-        Token::generate().unwrap().verifier_hash(),
+        PreviousVerifier {
+            verifier: Token::generate().unwrap().verifier_hash(),
+            grace_until: at.plus(Duration::from_secs(3)),
+        },
+        PreviousVerifier {
+            verifier: Token::generate().unwrap().verifier_hash(),
+            grace_until: at.plus(Duration::from_secs(1)),
+        },
     ];
     record.elevation = Some(Elevation {
         level: 2,

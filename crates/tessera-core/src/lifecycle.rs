@@ -339,9 +339,21 @@ impl<S: Store> Engine<S> {
         if records.len() <= max {
             return Ok(());
         }
-        // Newest first; the session just issued is always kept.
-        records.sort_by_key(|r| (r.id != *keep, std::cmp::Reverse(r.created_at)));
-        for r in records.iter().skip(max) {
+        // Newest first. Only sessions older than the one just issued are evicted: two logins
+        // racing under the cap must not delete each other's new session (found in review).
+        let Some(own) = records
+            .iter()
+            .find(|r| r.id == *keep)
+            .map(|r| (r.created_at, r.id))
+        else {
+            return Ok(());
+        };
+        records.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        for r in records
+            .iter()
+            .skip(max)
+            .filter(|r| (r.created_at, r.id) < own)
+        {
             if self.inner.store.delete(&r.id).await? {
                 self.emit(EventKind::Ended(EndReason::Evicted), &r.id, Some(subject));
             }
@@ -439,16 +451,13 @@ impl<S: Store> Engine<S> {
         if presented == record.verifier {
             return Verdict::Live { current: true };
         }
-        match record.previous {
-            Some(prev) if prev.verifier == presented => {
-                if now < prev.grace_until {
-                    Verdict::Live { current: false }
-                } else {
-                    Verdict::Theft
-                }
-            }
-            _ if record.retired.contains(&presented) => Verdict::Theft,
-            _ => Verdict::Unknown,
+        // Every rotated-out token keeps its own grace deadline, so two quick rotations do not
+        // cut short the grace of the first one's token (found in review).
+        let rotated_out = record.previous.iter().chain(record.retired.iter());
+        match rotated_out.into_iter().find(|p| p.verifier == presented) {
+            Some(p) if now < p.grace_until => Verdict::Live { current: false },
+            Some(_) => Verdict::Theft,
+            None => Verdict::Unknown,
         }
     }
 
@@ -505,7 +514,7 @@ impl<S: Store> Engine<S> {
                 grace_until: now.plus(self.inner.policy.rotation_grace()),
             });
             if let Some(before) = old.previous {
-                record.retired.insert(0, before.verifier);
+                record.retired.insert(0, before);
                 record.retired.truncate(crate::record::MAX_RETIRED);
             }
             record.version = old.version.saturating_add(1);

@@ -25,9 +25,10 @@ pub struct Record {
     pub verifier: VerifierHash,
     /// The token this session had before its last rotation, valid until its grace deadline.
     pub previous: Option<PreviousVerifier>,
-    /// Verifiers rotated out before `previous`, newest first, at most [`MAX_RETIRED`]. Their
-    /// grace is long over: presenting one is treated as theft, like a late `previous`.
-    pub retired: Vec<VerifierHash>,
+    /// Verifiers rotated out before `previous`, newest first, at most [`MAX_RETIRED`], each with
+    /// its own grace deadline: within it a request in flight is still served; after it,
+    /// presenting one is treated as theft, like a late `previous`.
+    pub retired: Vec<PreviousVerifier>,
     /// Who the session belongs to; `None` for an anonymous (pre-login) session.
     pub subject: Option<String>,
     /// When the session was created.

@@ -170,7 +170,8 @@ async fn a_token_from_several_rotations_ago_is_theft_too() {
     for _ in 0..3 {
         current = f.engine.rotate(&current).await.unwrap().token;
     }
-    // `first` is three rotations old: not the previous token, but a retired one.
+    f.clock.advance(secs(6)); // every grace window is over
+                              // `first` is three rotations old: not the previous token, but a retired one.
     assert!(f.engine.resolve(&first.token).await.unwrap().is_none());
     assert!(
         f.engine.resolve(&current).await.unwrap().is_none(),
@@ -181,6 +182,40 @@ async fn a_token_from_several_rotations_ago_is_theft_too() {
         .events()
         .iter()
         .any(|e| e.kind == EventKind::TheftSuspected));
+}
+
+#[tokio::test]
+async fn two_quick_rotations_keep_the_first_tokens_grace() {
+    let f = fixture();
+    let t0 = f
+        .engine
+        .login(None, "alice", LoginOptions::default())
+        .await
+        .unwrap()
+        .token;
+    let t1 = f.engine.rotate(&t0).await.unwrap().token;
+    f.clock.advance(secs(1));
+    let t2 = f.engine.elevate(&t1, 2, secs(60)).await.unwrap().token;
+    f.clock.advance(secs(1));
+    // t0 is two rotations old but still inside its own 5 s grace: an in-flight request.
+    let s = f
+        .engine
+        .resolve(&t0)
+        .await
+        .unwrap()
+        .expect("t0 inside its grace");
+    assert!(!s.is_current_token());
+    assert!(!f
+        .events
+        .events()
+        .iter()
+        .any(|e| e.kind == EventKind::TheftSuspected));
+    f.clock.advance(secs(4)); // t0's grace is over (t1's too)
+    assert!(f.engine.resolve(&t0).await.unwrap().is_none());
+    assert!(
+        f.engine.resolve(&t2).await.unwrap().is_none(),
+        "late t0 is theft: session revoked"
+    );
 }
 
 #[tokio::test]

@@ -306,7 +306,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             id: SessionId::from_bytes(blob32(row, 0)?),
             verifier: tessera_core::token::VerifierHash::from_bytes(blob32(row, 1)?),
             previous,
-            retired: retired_hashes(row, 17)?,
+            retired: retired_verifiers(row, 17)?,
             subject: row.get(4)?,
             created_at: ts(5)?,
             last_seen: ts(6)?,
@@ -326,24 +326,38 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
     })
 }
 
-/// The retired verifiers, stored as their 32-byte hashes concatenated.
-fn retired_hashes(
-    row: &Row<'_>,
-    col: usize,
-) -> rusqlite::Result<Vec<tessera_core::token::VerifierHash>> {
+/// The retired verifiers, stored as 40-byte entries: the 32-byte hash, then the grace deadline
+/// as big-endian milliseconds.
+fn retired_verifiers(row: &Row<'_>, col: usize) -> rusqlite::Result<Vec<PreviousVerifier>> {
     let bytes: Vec<u8> = row.get(col)?;
-    if bytes.len() % 32 != 0 {
+    if bytes.len() % 40 != 0 {
         return Err(rusqlite::Error::FromSqlConversionFailure(
             col,
             rusqlite::types::Type::Blob,
-            "expected a multiple of 32 bytes".into(),
+            "expected a multiple of 40 bytes".into(),
         ));
     }
     Ok(bytes
-        .chunks_exact(32)
-        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
-        .map(tessera_core::token::VerifierHash::from_bytes)
+        .chunks_exact(40)
+        .filter_map(|entry| {
+            let (hash, until) = entry.split_at(32);
+            Some(PreviousVerifier {
+                verifier: tessera_core::token::VerifierHash::from_bytes(hash.try_into().ok()?),
+                grace_until: Timestamp::from_millis(i64::from_be_bytes(until.try_into().ok()?)),
+            })
+        })
         .collect())
+}
+
+fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
+    retired
+        .iter()
+        .flat_map(|p| {
+            let mut entry = p.verifier.as_bytes().to_vec();
+            entry.extend_from_slice(&p.grace_until.as_millis().to_be_bytes());
+            entry
+        })
+        .collect()
 }
 
 fn finish(raw: RawRecord) -> Result<Record, StoreError> {
@@ -383,12 +397,7 @@ fn record_params(r: &Record) -> Result<Vec<Box<dyn rusqlite::ToSql + Send>>, Sto
         Box::new(r.client.user_agent.clone()),
         Box::new(r.client.ip_prefix.clone()),
         Box::new(r.expires_at().as_millis()),
-        Box::new(
-            r.retired
-                .iter()
-                .flat_map(|h| h.as_bytes().to_vec())
-                .collect::<Vec<u8>>(),
-        ),
+        Box::new(retired_blob(&r.retired)),
     ])
 }
 

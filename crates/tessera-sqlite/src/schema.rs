@@ -31,7 +31,8 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX sessions_by_subject ON sessions (subject) WHERE subject IS NOT NULL;
     CREATE INDEX sessions_by_expiry ON sessions (expires_at);",
-    // 2: verifiers rotated out before the previous one, for theft detection (32-byte hashes).
+    // 2: verifiers rotated out before the previous one, for theft detection: 40-byte entries,
+    // a SHA-256 hash and a big-endian millisecond grace deadline.
     "ALTER TABLE sessions ADD COLUMN retired BLOB NOT NULL DEFAULT x''",
 ];
 

@@ -128,3 +128,34 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
     let once = engine.rotate(&token).await.unwrap();
     engine.rotate(&once.token).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_logins_under_a_cap_leave_the_newest_session() {
+    use std::num::NonZeroUsize;
+    use tessera_core::{Engine, LoginOptions, Policy};
+    let policy = Policy::builder()
+        .max_sessions_per_subject(NonZeroUsize::new(1).unwrap())
+        .build()
+        .unwrap();
+    let engine = Engine::builder(SqliteStore::open(temp_path("cap")).unwrap())
+        .policy(policy)
+        .build();
+    for round in 0..30 {
+        let subject = format!("user{round}");
+        let (a, b) = tokio::join!(
+            engine.login(None, &subject, LoginOptions::default()),
+            engine.login(None, &subject, LoginOptions::default())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let live_a = engine.resolve(&a.token).await.unwrap().is_some();
+        let live_b = engine.resolve(&b.token).await.unwrap().is_some();
+        assert!(
+            live_a || live_b,
+            "round {round}: racing logins evicted each other"
+        );
+        assert!(
+            !(live_a && live_b),
+            "round {round}: the cap of one was not kept"
+        );
+    }
+}
