@@ -41,6 +41,8 @@ use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Upd
 const READERS: usize = 4;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
+/// Longest a caller waits for its write (three busy timeouts).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the store could not be opened.
@@ -93,10 +95,17 @@ pub struct SqliteStore {
 
 /// What the writer thread tells a job after its transaction: committed, or not.
 type Deliver = Box<dyn FnOnce(bool) + Send>;
-/// A write: runs one statement on the writer connection, then learns whether it committed.
-type Job = Box<dyn FnOnce(&Connection) -> Deliver + Send>;
+/// A write: runs one statement on the writer connection (or, given `None`, learns that it could
+/// not run), then learns whether it committed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Deliver + Send>;
 
 /// The writer thread: takes every job waiting, runs them in one transaction, answers them all.
+///
+/// A caller hears "written" only for a write that committed, and "failed" only for one that did
+/// not: if a statement makes SQLite roll the transaction back (disk full, I/O error), the jobs
+/// before it are told they failed and the jobs after it run and commit one by one. If the
+/// transaction cannot begin (another process holds the file past the busy timeout), the whole
+/// batch fails at once instead of waiting out the timeout job by job.
 fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -106,8 +115,38 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if batch.len() > 1 && conn.execute_batch("BEGIN IMMEDIATE").is_ok() {
-            let delivers: Vec<Deliver> = batch.into_iter().map(|job| job(&conn)).collect();
+        if batch.len() == 1 {
+            for job in batch {
+                job(Some(&conn))(true);
+            }
+            continue;
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(target: "tessera::sqlite", error = %e, "cannot begin a write transaction; the batch fails");
+            for job in batch {
+                job(None)(true);
+            }
+            continue;
+        }
+        let mut pending: Vec<Deliver> = Vec::with_capacity(batch.len());
+        let mut in_transaction = true;
+        for job in batch {
+            let deliver = job(Some(&conn));
+            if !in_transaction {
+                deliver(true); // ran in autocommit: it committed on its own, or reported its error
+            } else if conn.is_autocommit() {
+                // This statement's failure rolled the whole transaction back.
+                tracing::error!(target: "tessera::sqlite", "a write rolled its batch back; the batch's earlier writes are reported as failed");
+                for earlier in pending.drain(..) {
+                    earlier(false);
+                }
+                deliver(false);
+                in_transaction = false;
+            } else {
+                pending.push(deliver);
+            }
+        }
+        if in_transaction {
             let committed = match conn.execute_batch("COMMIT") {
                 Ok(()) => true,
                 Err(e) => {
@@ -116,13 +155,8 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
                     false
                 }
             };
-            for deliver in delivers {
+            for deliver in pending {
                 deliver(committed);
-            }
-        } else {
-            // One job, or BEGIN failed (e.g. the file is busy): each job commits on its own.
-            for job in batch {
-                job(&conn)(true);
             }
         }
     }
@@ -186,7 +220,13 @@ impl SqliteStore {
     ) -> Result<R, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = f(conn);
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Unavailable {
+                    message: "SQLite write transaction could not begin (file busy)".into(),
+                    source: None,
+                }),
+            };
             Box::new(move |committed| {
                 let _ = tx.send(if committed {
                     result
@@ -196,7 +236,15 @@ impl SqliteStore {
             })
         });
         self.writer.send(job).map_err(|_| writer_gone())?;
-        rx.await.map_err(|_| writer_gone())?
+        // Bounded: a writer stuck behind another process's lock must not hang requests. On a
+        // timeout the write may still land later; the caller fails closed meanwhile.
+        match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
+            Ok(answer) => answer.map_err(|_| writer_gone())?,
+            Err(_) => Err(StoreError::Unavailable {
+                message: "SQLite write timed out".into(),
+                source: None,
+            }),
+        }
     }
 
     fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {

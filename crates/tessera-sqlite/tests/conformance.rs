@@ -157,3 +157,45 @@ async fn racing_logins_under_a_cap_leave_the_newest_session() {
         // trims them: the cap is enforced at login. The newest never dies.
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_answers_match_what_was_committed() {
+    use std::sync::Arc;
+    use tessera_core::conformance::sample_record;
+    use tessera_core::{Clock, Created, ManualClock, Store};
+    let path = temp_path("rollback");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    // A statement that rolls back the whole transaction it runs in, as a full disk would.
+    rusqlite_conn(&path)
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON sessions WHEN NEW.subject = 'boom' \
+             BEGIN SELECT RAISE(ROLLBACK, 'boom'); END;",
+        )
+        .unwrap();
+    let now = ManualClock::default().now();
+    for round in 0..10 {
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let store = Arc::clone(&store);
+            let subject = if i == 12 {
+                "boom".to_owned()
+            } else {
+                format!("u{round}-{i}")
+            };
+            let (_, record) = sample_record(Some(&subject), now);
+            tasks.push(tokio::spawn(async move {
+                let answer = store.create(&record).await;
+                (record.id, answer)
+            }));
+        }
+        for t in tasks {
+            let (id, answer) = t.await.unwrap();
+            let stored = store.load(&id).await.unwrap().is_some();
+            match answer {
+                Ok(Created::Inserted) => assert!(stored, "told written, but not in the file"),
+                Ok(Created::Collision) => panic!("no collision expected"),
+                Err(_) => assert!(!stored, "told failed, but it is in the file"),
+            }
+        }
+    }
+}

@@ -350,12 +350,13 @@ async fn change_password(
         )
             .into_response();
     }
-    users.set(&user, &f.new_password);
-    // A credential change is a trust transition: end every other session, rotate this one.
+    // A credential change is a trust transition: end every other session first (if the store
+    // cannot, the password stays as it was), then change it, then rotate this session.
     let ended = match session.revoke_others().await {
         Ok(n) => n,
         Err(e) => return e.into_response(),
     };
+    users.set(&user, &f.new_password);
     if let Err(e) = session.rotate().await {
         return e.into_response();
     }
