@@ -59,6 +59,19 @@ impl CsrfGuard {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Result<(), CsrfRefusal> {
+        self.check_with(method, uri, headers, false)
+    }
+
+    /// Checks one request; with `https_only`, an `Origin` must also be `https://` to count as
+    /// this site's own (the layer asks for it whenever the cookie is `Secure` off loopback: the
+    /// real site is then HTTPS, and a plain-HTTP page on the same host is another origin).
+    pub fn check_with(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        https_only: bool,
+    ) -> Result<(), CsrfRefusal> {
         if matches!(
             *method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -91,9 +104,13 @@ impl CsrfGuard {
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()));
-        let authority = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
+        let authority = origin.strip_prefix("https://").or_else(|| {
+            if https_only {
+                None
+            } else {
+                origin.strip_prefix("http://")
+            }
+        });
         match (authority, own) {
             (Some(a), Some(own)) if a.eq_ignore_ascii_case(own) => Ok(()),
             _ if self.origin_allowed(origin) => Ok(()),
@@ -220,6 +237,20 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn https_only_refuses_a_plain_http_origin_on_the_same_host() {
+        let g = CsrfGuard::new();
+        let uri: Uri = "/transfer".parse().unwrap();
+        let h = headers(&[("host", "app.test"), ("origin", "http://app.test")]);
+        assert_eq!(g.check_with(&Method::POST, &uri, &h, false), Ok(()));
+        assert_eq!(
+            g.check_with(&Method::POST, &uri, &h, true),
+            Err(CsrfRefusal::Origin)
+        );
+        let h = headers(&[("host", "app.test"), ("origin", "https://app.test")]);
+        assert_eq!(g.check_with(&Method::POST, &uri, &h, true), Ok(()));
     }
 
     #[test]

@@ -185,7 +185,10 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let config = Arc::clone(&self.layer.config);
         if let Some(guard) = &config.csrf {
-            if let Err(refusal) = guard.check(req.method(), req.uri(), req.headers()) {
+            let https_only = config.cookie.is_secure() && !host_is_loopback(req.headers());
+            if let Err(refusal) =
+                guard.check_with(req.method(), req.uri(), req.headers(), https_only)
+            {
                 tracing::warn!(target: "tessera::csrf", ?refusal, method = %req.method(), "cross-site request refused");
                 let response =
                     (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
