@@ -70,6 +70,12 @@ impl Driver {
         require_browser();
         let port = free_port();
         let log = dir.join("chromedriver.log");
+        // Build the HTTP client first: a panic after the spawn below would leak chromedriver.
+        tessera_inspect::agent::ensure_tls_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
@@ -79,11 +85,6 @@ impl Driver {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {CHROMEDRIVER}: {e}"));
-        tessera_inspect::agent::ensure_tls_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(90))
-            .build()
-            .unwrap();
         let mut driver = Driver {
             child,
             port,
