@@ -556,3 +556,28 @@ impl<S: Store> Store for Faulty<S> {
         self.inner.purge_expired(now, limit).await
     }
 }
+
+/// An in-memory log sink for tests that prove no token reaches the logs: hand clones of it to a
+/// tracing subscriber's writer, then read everything written with [`LogCapture::contents`].
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn contents(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

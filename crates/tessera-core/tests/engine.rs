@@ -1,8 +1,7 @@
 //! The engine's promises (design.md), each proven against the memory store with a test clock.
 
-use std::io::Write;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -662,18 +661,7 @@ impl NowTs for ManualClock {
 }
 
 // Promise 12 and "secrets stay secret": events and logs name sessions by reference only.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+type Captured = tessera_core::conformance::LogCapture;
 
 #[tokio::test]
 async fn no_token_reaches_logs_events_or_errors() {
@@ -707,7 +695,7 @@ async fn no_token_reaches_logs_events_or_errors() {
     tokens.extend([anon.token, user.token, rotated.token, up.token]);
     let bad = Token::parse(&format!("{}!", &tokens[0].expose()[..42])).unwrap_err();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.contents();
     assert!(
         logs.contains("theft"),
         "the capture saw no audit events: {logs}"

@@ -1,6 +1,6 @@
 //! The layer and extractor through a real axum router over a real (memory) store.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
@@ -442,17 +442,7 @@ async fn concurrent_requests_do_not_lose_data_writes() {
     assert_eq!(body(resp).await, "32");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+type Captured = tessera_core::conformance::LogCapture;
 
 #[tokio::test]
 async fn no_token_in_logs_or_debug_output_of_the_layer() {
@@ -477,7 +467,7 @@ async fn no_token_in_logs_or_debug_output_of_the_layer() {
     send(&app, "POST", "/login", Some(&c1)).await;
     tokens.push(c1);
     tokens.push(c2);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.contents();
     assert!(
         logs.contains("duplicate_cookie") && logs.contains("store"),
         "capture missed events: {logs}"
