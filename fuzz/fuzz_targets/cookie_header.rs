@@ -23,7 +23,7 @@ use http::header::{COOKIE, HOST, ORIGIN};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use libfuzzer_sys::fuzz_target;
 use tessera_tower::csrf::CsrfRefusal;
-use tessera_tower::transport::{host_is_loopback, presented, Presented};
+use tessera_tower::transport::{host_is_loopback, presented, read, Presented};
 use tessera_tower::{CsrfGuard, DEFAULT_COOKIE_NAME};
 
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
@@ -100,8 +100,70 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The reference reader, written apart from the layer's: RFC 6265 §5.2 as browsers apply it.
+/// Each `Cookie` header is cut at `;`; a pair's name is what precedes its first `=` (no `=`:
+/// no name); only ASCII space and tab are trimmed; the session cookie is the pair whose name
+/// equals the configured name byte for byte.
+fn reference(headers: &HeaderMap, name: &str) -> String {
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for header in headers.get_all(COOKIE) {
+        let bytes = header.as_bytes();
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == b';')
+                .map_or(bytes.len(), |i| start + i);
+            let pair = &bytes[start..end];
+            if let Some(eq) = pair.iter().position(|&b| b == b'=') {
+                let strip = |mut s: &[u8]| {
+                    while s.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                        s = &s[1..];
+                    }
+                    while s.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                        s = &s[..s.len() - 1];
+                    }
+                    s.to_vec()
+                };
+                if strip(&pair[..eq]) == name.as_bytes() {
+                    values.push(strip(&pair[eq + 1..]));
+                }
+            }
+            start = end + 1;
+        }
+    }
+    match values.as_slice() {
+        [] => "none".into(),
+        [one] => match std::str::from_utf8(one).ok().map(tessera_core::Token::parse) {
+            Some(Ok(t)) => format!("token {}", t.expose()),
+            _ => "malformed".into(),
+        },
+        _ => "duplicate".into(),
+    }
+}
+
 fn check_presented(data: &[u8], headers: &HeaderMap, cookie_count: usize) {
     let result = presented(headers, DEFAULT_COOKIE_NAME);
+    // The layer's choice of session cookie is the reference reader's, on every input: a name
+    // that only looks like the session cookie's (Unicode spaces, zero-width characters, case,
+    // %-encoding) is never chosen.
+    assert_eq!(
+        describe(&result),
+        reference(headers, DEFAULT_COOKIE_NAME),
+        "the layer and the exact-name reference reader disagree"
+    );
+    let reading = read(headers, DEFAULT_COOKIE_NAME);
+    assert_eq!(describe(&reading.presented), describe(&result));
+    assert_eq!(
+        reading.exact as usize,
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .map(|h| tessera_tower::transport::cookie_pairs(h.as_bytes())
+                .filter(|(n, _)| *n == DEFAULT_COOKIE_NAME.as_bytes())
+                .count())
+            .sum::<usize>()
+    );
     let name_present = headers
         .get_all(COOKIE)
         .iter()

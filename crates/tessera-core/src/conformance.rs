@@ -1,5 +1,5 @@
 //! The store conformance suite (for store crates' tests; hidden from the API docs): every
-//! store's tests call [`store_conformance_tests!`], which
+//! store's tests call [`crate::store_conformance_tests!`], which
 //! expands to one test per property below, each on a fresh store.
 //!
 //! ```text
@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::{json, Map};
 
 use crate::clock::{Clock, ManualClock, Timestamp};
-use crate::lifecycle::{Engine, LoginOptions};
+use crate::lifecycle::{Engine, Issued, LoginOptions};
 use crate::policy::Policy;
 use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
 use crate::store::{Created, Store, Updated};
@@ -41,7 +41,9 @@ macro_rules! store_conformance_tests {
             revoke_all_is_linearizable_with_creates, delete_by_subject_scope,
             list_by_subject_is_exact, purge_is_bounded_and_spares_live,
             idle_and_absolute_expiry, rotation_happens_once_under_race,
-            logout_is_not_undone_by_in_flight_write);
+            logout_is_not_undone_by_in_flight_write, epoch_refuses_a_stale_create,
+            signing_keys_are_shared_and_rotate,
+            logins_racing_revoke_all_leave_no_survivor);
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn conformance_nothing_persisted_contains_a_token() {
             let store = std::sync::Arc::new($fresh().await);
@@ -60,6 +62,14 @@ macro_rules! store_conformance_tests {
 
 fn now() -> Timestamp {
     ManualClock::default().now()
+}
+
+/// Signs `subject` in the way applications must: a ticket, then the login.
+pub async fn sign_in<S: Store>(e: &Engine<S>, subject: &str) -> Issued {
+    let ticket = e.login_ticket(subject).await.unwrap();
+    e.login(None, ticket, LoginOptions::default())
+        .await
+        .unwrap()
 }
 
 /// A record for `subject` with a fresh token, valid for an hour from `now`.
@@ -103,11 +113,17 @@ fn engine<S: Store>(store: Arc<S>, clock: Arc<ManualClock>) -> Engine<Arc<S>> {
 pub async fn create_is_insert_if_absent<S: Store>(store: Arc<S>) {
     let (_, mut record) = sample_record(Some("alice"), now());
     record.data.insert("owner".into(), json!("first"));
-    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
     let mut intruder = record.clone();
     intruder.subject = Some("mallory".into());
     intruder.data.insert("owner".into(), json!("second"));
-    assert_eq!(store.create(&intruder).await.unwrap(), Created::Collision);
+    assert_eq!(
+        store.create(&intruder, None).await.unwrap(),
+        Created::Collision
+    );
     let stored = store.load(&record.id).await.unwrap().unwrap();
     assert_eq!(stored, record, "a colliding create must not overwrite");
     assert!(store.list_by_subject("mallory").await.unwrap().is_empty());
@@ -119,15 +135,24 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
     record.previous = Some(PreviousVerifier {
         verifier: old.with_new_verifier().unwrap().verifier_hash(),
         grace_until: at.plus(Duration::from_secs(5)),
+        elevation: Some(Elevation {
+            level: 3,
+            until: at.plus(Duration::from_secs(60)),
+        }),
     });
     record.retired = vec![
         PreviousVerifier {
             verifier: Token::generate().unwrap().verifier_hash(),
             grace_until: at.plus(Duration::from_secs(3)),
+            elevation: Some(Elevation {
+                level: 4,
+                until: at.plus(Duration::from_secs(90)),
+            }),
         },
         PreviousVerifier {
             verifier: Token::generate().unwrap().verifier_hash(),
             grace_until: at.plus(Duration::from_secs(1)),
+            elevation: None,
         },
     ];
     record.elevation = Some(Elevation {
@@ -140,10 +165,16 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
         .data
         .insert("cart".into(), json!({"items": [1, 2, 3], "note": "ß"}));
     record.client = ClientInfo::new(Some("Mozilla/5.0 test"), Some("192.0.2.9".parse().unwrap()));
-    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
     assert_eq!(store.load(&record.id).await.unwrap(), Some(record.clone()));
     let (_, anonymous) = sample_record(None, at);
-    assert_eq!(store.create(&anonymous).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&anonymous, None).await.unwrap(),
+        Created::Inserted
+    );
     assert_eq!(store.load(&anonymous.id).await.unwrap(), Some(anonymous));
     let (_, absent) = sample_record(None, at);
     assert_eq!(store.load(&absent.id).await.unwrap(), None);
@@ -151,7 +182,10 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
 
 pub async fn update_is_conditional_on_version<S: Store>(store: Arc<S>) {
     let (_, record) = sample_record(Some("alice"), now());
-    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
     let mut next = record.clone();
     next.version = 2;
     next.data.insert("k".into(), json!(1));
@@ -171,7 +205,10 @@ pub async fn update_is_conditional_on_version<S: Store>(store: Arc<S>) {
 
 pub async fn no_resurrection_after_delete<S: Store>(store: Arc<S>) {
     let (_, record) = sample_record(Some("alice"), now());
-    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
     assert!(store.delete(&record.id).await.unwrap());
     assert!(!store.delete(&record.id).await.unwrap());
     let mut late = record.clone();
@@ -186,7 +223,10 @@ pub async fn no_resurrection_after_delete<S: Store>(store: Arc<S>) {
 
 pub async fn no_lost_updates_under_64_writers<S: Store>(store: Arc<S>) {
     let (_, record) = sample_record(Some("alice"), now());
-    assert_eq!(store.create(&record).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
     let mut tasks = Vec::new();
     for writer in 0..64u64 {
         let store = Arc::clone(&store);
@@ -220,7 +260,7 @@ pub async fn no_lost_updates_under_64_writers<S: Store>(store: Arc<S>) {
 
 pub async fn revoke_all_is_linearizable_with_creates<S: Store>(store: Arc<S>) {
     let (_, keep) = sample_record(Some("carol"), now());
-    assert_eq!(store.create(&keep).await.unwrap(), Created::Inserted);
+    assert_eq!(store.create(&keep, None).await.unwrap(), Created::Inserted);
     let revoke_began = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut creators = Vec::new();
@@ -234,7 +274,7 @@ pub async fn revoke_all_is_linearizable_with_creates<S: Store>(store: Arc<S>) {
             let mut acked = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 let (_, r) = sample_record(Some("carol"), now());
-                assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+                assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
                 // Read after the acknowledgement: false means it was acked before revoke began.
                 acked.push((r.id, !began.load(Ordering::SeqCst)));
                 tokio::task::yield_now().await;
@@ -276,19 +316,20 @@ pub async fn delete_by_subject_scope<S: Store>(store: Arc<S>) {
     let mut alice = Vec::new();
     for _ in 0..5 {
         let (_, r) = sample_record(Some("alice"), now());
-        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
         alice.push(r);
     }
     let (_, bob) = sample_record(Some("bob"), now());
     let (_, anon) = sample_record(None, now());
     for r in [&bob, &anon] {
-        assert_eq!(store.create(r).await.unwrap(), Created::Inserted);
+        assert_eq!(store.create(r, None).await.unwrap(), Created::Inserted);
     }
     assert_eq!(
         store
             .delete_by_subject("alice", Some(&alice[2].id))
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         4
     );
     let left = store.list_by_subject("alice").await.unwrap();
@@ -296,20 +337,27 @@ pub async fn delete_by_subject_scope<S: Store>(store: Arc<S>) {
     assert_eq!(left[0].id, alice[2].id);
     assert!(store.load(&bob.id).await.unwrap().is_some());
     assert!(store.load(&anon.id).await.unwrap().is_some());
-    assert_eq!(store.delete_by_subject("alice", None).await.unwrap(), 1);
-    assert_eq!(store.delete_by_subject("nobody", None).await.unwrap(), 0);
+    assert_eq!(
+        store.delete_by_subject("alice", None).await.unwrap(),
+        vec![alice[2].id]
+    );
+    assert!(store
+        .delete_by_subject("nobody", None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn list_by_subject_is_exact<S: Store>(store: Arc<S>) {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (_, r) = sample_record(Some("dave"), now());
-        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
         ids.push(r.id);
     }
     for subject in ["davey", "Dave", "dave%", "%"] {
         let (_, r) = sample_record(Some(subject), now());
-        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
     }
     let mut listed: Vec<_> = store
         .list_by_subject("dave")
@@ -334,11 +382,11 @@ pub async fn purge_is_bounded_and_spares_live<S: Store>(store: Arc<S>) {
         } else {
             r.absolute_deadline = at.plus(Duration::from_secs(1)); // absolute-dead
         }
-        assert_eq!(store.create(&r).await.unwrap(), Created::Inserted);
+        assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
         dead.push(r.id);
     }
     let (_, live) = sample_record(Some("erin"), at);
-    assert_eq!(store.create(&live).await.unwrap(), Created::Inserted);
+    assert_eq!(store.create(&live, None).await.unwrap(), Created::Inserted);
     let later = at.plus(Duration::from_secs(2));
     assert_eq!(store.purge_expired(later, 2).await.unwrap(), 2);
     assert_eq!(store.purge_expired(later, 2).await.unwrap(), 2);
@@ -355,10 +403,7 @@ pub async fn idle_and_absolute_expiry<S: Store>(store: Arc<S>) {
     let clock = Arc::new(ManualClock::default());
     let e = engine(Arc::clone(&store), Arc::clone(&clock));
     // Idle: unused for the idle timeout → gone, and the record is deleted.
-    let idle = e
-        .login(None, "frank", LoginOptions::default())
-        .await
-        .unwrap();
+    let idle = sign_in(&e, "frank").await;
     clock.advance(Duration::from_secs(59));
     assert!(e.resolve(&idle.token).await.unwrap().is_some());
     clock.advance(Duration::from_secs(59)); // renewed at 59 s, so alive until 119 s
@@ -367,10 +412,7 @@ pub async fn idle_and_absolute_expiry<S: Store>(store: Arc<S>) {
     assert!(e.resolve(&idle.token).await.unwrap().is_none());
     assert_eq!(store.load(&idle.session.id()).await.unwrap(), None);
     // Absolute: active every 30 s, still ends at 600 s.
-    let busy = e
-        .login(None, "frank", LoginOptions::default())
-        .await
-        .unwrap();
+    let busy = sign_in(&e, "frank").await;
     for _ in 0..19 {
         clock.advance(Duration::from_secs(30));
         assert!(e.resolve(&busy.token).await.unwrap().is_some());
@@ -386,10 +428,7 @@ pub async fn idle_and_absolute_expiry<S: Store>(store: Arc<S>) {
 pub async fn rotation_happens_once_under_race<S: Store>(store: Arc<S>) {
     let clock = Arc::new(ManualClock::default());
     let e = engine(store, clock);
-    let issued = e
-        .login(None, "gina", LoginOptions::default())
-        .await
-        .unwrap();
+    let issued = sign_in(&e, "gina").await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (e, t) = (e.clone(), issued.token.clone());
@@ -418,10 +457,7 @@ pub async fn rotation_happens_once_under_race<S: Store>(store: Arc<S>) {
 pub async fn logout_is_not_undone_by_in_flight_write<S: Store>(store: Arc<S>) {
     let clock = Arc::new(ManualClock::default());
     let e = engine(Arc::clone(&store), Arc::clone(&clock));
-    let issued = e
-        .login(None, "hank", LoginOptions::default())
-        .await
-        .unwrap();
+    let issued = sign_in(&e, "hank").await;
     // A request loaded the session, then logout happened, then the request writes.
     let in_flight = e.resolve(&issued.token).await.unwrap().unwrap();
     e.logout(&issued.token).await.unwrap();
@@ -441,6 +477,108 @@ pub async fn logout_is_not_undone_by_in_flight_write<S: Store>(store: Arc<S>) {
     assert_eq!(store.load(&in_flight.id()).await.unwrap(), None);
 }
 
+pub async fn epoch_refuses_a_stale_create<S: Store>(store: Arc<S>) {
+    assert_eq!(store.subject_epoch("ivy").await.unwrap(), 0);
+    let (_, before) = sample_record(Some("ivy"), now());
+    assert_eq!(
+        store.create(&before, Some(0)).await.unwrap(),
+        Created::Inserted
+    );
+    let ended = store.delete_by_subject("ivy", None).await.unwrap();
+    assert_eq!(ended, vec![before.id]);
+    let epoch = store.subject_epoch("ivy").await.unwrap();
+    assert!(epoch > 0, "revoke-all must advance the epoch");
+    let (_, stale) = sample_record(Some("ivy"), now());
+    assert_eq!(
+        store.create(&stale, Some(0)).await.unwrap(),
+        Created::Revoked
+    );
+    assert_eq!(
+        store.load(&stale.id).await.unwrap(),
+        None,
+        "refused, not written"
+    );
+    let (_, fresh) = sample_record(Some("ivy"), now());
+    assert_eq!(
+        store.create(&fresh, Some(epoch)).await.unwrap(),
+        Created::Inserted
+    );
+    // The epoch is the subject's alone, and it never goes back with no session left.
+    assert_eq!(store.subject_epoch("ivy2").await.unwrap(), 0);
+    store.delete_by_subject("ivy", None).await.unwrap();
+    let later = store.subject_epoch("ivy").await.unwrap();
+    assert!(later > epoch);
+    assert_eq!(store.subject_epoch("ivy").await.unwrap(), later);
+    // An anonymous create and an unconditioned one ignore epochs.
+    let (_, anon) = sample_record(None, now());
+    assert_eq!(
+        store.create(&anon, Some(0)).await.unwrap(),
+        Created::Inserted
+    );
+}
+
+pub async fn signing_keys_are_shared_and_rotate<S: Store>(store: Arc<S>) {
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    assert_eq!(store.signing_keys("csrf", &a).await.unwrap(), vec![a]);
+    // A second process with its own fresh key gets the stored one: insert-if-absent.
+    assert_eq!(store.signing_keys("csrf", &b).await.unwrap(), vec![a]);
+    assert_eq!(store.signing_keys("other", &c).await.unwrap(), vec![c]);
+    store.rotate_signing_key("csrf", &b).await.unwrap();
+    assert_eq!(store.signing_keys("csrf", &c).await.unwrap(), vec![b, a]);
+    store.rotate_signing_key("csrf", &c).await.unwrap();
+    assert_eq!(
+        store.signing_keys("csrf", &a).await.unwrap(),
+        vec![c, b],
+        "at most two keys, newest first"
+    );
+}
+
+/// The password-change race (hardening review): logins whose ticket was taken before a
+/// revoke-all (their password check may have used the old password) never leave a session
+/// behind it, however they interleave.
+pub async fn logins_racing_revoke_all_leave_no_survivor<S: Store>(store: Arc<S>) {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(Arc::clone(&store), clock);
+    let revoked = Arc::new(AtomicBool::new(false));
+    let mut logins = Vec::new();
+    for _ in 0..8 {
+        let (e, revoked) = (e.clone(), Arc::clone(&revoked));
+        logins.push(tokio::spawn(async move {
+            let mut before = Vec::new();
+            for _ in 0..40 {
+                let ticket = e.login_ticket("jane").await.unwrap();
+                // "Checked the old password": the revoke had not happened yet.
+                let checked_old = !revoked.load(Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                match e.login(None, ticket, LoginOptions::default()).await {
+                    Ok(issued) if checked_old => before.push(issued.token),
+                    Ok(_) | Err(Error::SubjectRevoked) => {}
+                    Err(other) => panic!("unexpected login error: {other}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            before
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    revoked.store(true, Ordering::SeqCst);
+    e.revoke_all("jane", None).await.unwrap();
+    let mut checked_before = 0;
+    for l in logins {
+        for token in l.await.unwrap() {
+            checked_before += 1;
+            assert!(
+                e.resolve(&token).await.unwrap().is_none(),
+                "a login that checked the credential before revoke-all survived it"
+            );
+        }
+    }
+    assert!(
+        checked_before > 0,
+        "no login raced the revoke; test did not run"
+    );
+}
+
 pub async fn nothing_persisted_contains_a_token<S: Store>(
     store: Arc<S>,
     persisted: impl Fn(&S) -> Vec<u8>,
@@ -449,10 +587,7 @@ pub async fn nothing_persisted_contains_a_token<S: Store>(
     let e = engine(Arc::clone(&store), clock);
     let mut secrets: Vec<Vec<u8>> = Vec::new();
     for i in 0..20 {
-        let issued = e
-            .login(None, &format!("user{i}"), LoginOptions::default())
-            .await
-            .unwrap();
+        let issued = sign_in(&e, &format!("user{i}")).await;
         e.insert(&issued.session.id(), "n", &i).await.unwrap();
         let rotated = e.rotate(&issued.token).await.unwrap();
         for t in [&issued.token, &rotated.token] {
@@ -523,9 +658,13 @@ impl<S> Faulty<S> {
 }
 
 impl<S: Store> Store for Faulty<S> {
-    async fn create(&self, r: &Record) -> Result<Created, crate::StoreError> {
+    async fn create(&self, r: &Record, epoch: Option<u64>) -> Result<Created, crate::StoreError> {
         self.touch()?;
-        self.inner.create(r).await
+        self.inner.create(r, epoch).await
+    }
+    async fn subject_epoch(&self, s: &str) -> Result<u64, crate::StoreError> {
+        self.touch()?;
+        self.inner.subject_epoch(s).await
     }
     async fn load(&self, id: &crate::SessionId) -> Result<Option<Record>, crate::StoreError> {
         self.touch()?;
@@ -547,9 +686,25 @@ impl<S: Store> Store for Faulty<S> {
         &self,
         s: &str,
         except: Option<&crate::SessionId>,
-    ) -> Result<u64, crate::StoreError> {
+    ) -> Result<Vec<crate::SessionId>, crate::StoreError> {
         self.touch()?;
         self.inner.delete_by_subject(s, except).await
+    }
+    async fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &crate::keyring::SigningKey,
+    ) -> Result<Vec<crate::keyring::SigningKey>, crate::StoreError> {
+        self.touch()?;
+        self.inner.signing_keys(purpose, fresh).await
+    }
+    async fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &crate::keyring::SigningKey,
+    ) -> Result<(), crate::StoreError> {
+        self.touch()?;
+        self.inner.rotate_signing_key(purpose, fresh).await
     }
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, crate::StoreError> {
         self.touch()?;

@@ -22,6 +22,10 @@ pub enum Error {
     /// Another request rotated this token first; its response carries the new token.
     #[error("the session token was already rotated by a concurrent request")]
     AlreadyRotated,
+    /// The subject's sessions were revoked after the login ticket was taken (e.g. its password
+    /// changed while this login checked the old one); no session was created.
+    #[error("the subject's sessions were revoked while this login was in progress")]
+    SubjectRevoked,
     /// The subject is empty, too long or contains control characters.
     #[error("invalid subject: {0}")]
     InvalidSubject(&'static str),

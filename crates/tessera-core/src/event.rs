@@ -61,6 +61,24 @@ pub enum EventKind {
     TheftSuspected,
     /// A well-formed token matched no live session (guessing, or a stale cookie).
     UnknownToken,
+    /// A request carried cookies that a sibling subdomain may have planted to swap or break the
+    /// session: names that only look like the session cookie's (Unicode spaces, zero-width
+    /// characters, case, `%`-encoding), or the session cookie's exact name more than once.
+    /// Neither was trusted.
+    CookieTossingSuspected {
+        /// Cookies whose name normalises to the session cookie's but is not it.
+        look_alikes: u32,
+        /// Cookies with exactly the session cookie's name (more than one means tossing).
+        exact: u32,
+    },
+    /// A sign-out could not reach the store; its server-side end is queued and retried, and
+    /// the session is already treated as ended by this process.
+    EndPending,
+    /// A queued server-side end was given up (queue full, or the session's lifetime ran out).
+    EndDropped,
+    /// A login was refused because the subject's sessions were revoked after its ticket was
+    /// taken, i.e. after the credential it checked may have changed.
+    LoginRefused,
 }
 
 impl EventKind {
@@ -74,6 +92,10 @@ impl EventKind {
             Self::Ended(_) => "ended",
             Self::TheftSuspected => "theft_suspected",
             Self::UnknownToken => "unknown_token",
+            Self::CookieTossingSuspected { .. } => "cookie_tossing_suspected",
+            Self::LoginRefused => "login_refused",
+            Self::EndPending => "end_pending",
+            Self::EndDropped => "end_dropped",
         }
     }
 }
@@ -83,8 +105,8 @@ impl EventKind {
 pub struct Event {
     /// What happened.
     pub kind: EventKind,
-    /// Which session.
-    pub session: SessionRef,
+    /// Which session; `None` for an event about a request rather than a session.
+    pub session: Option<SessionRef>,
     /// Whose session, when known.
     pub subject: Option<String>,
     /// When.
@@ -104,25 +126,37 @@ pub struct TracingSink;
 impl EventSink for TracingSink {
     fn emit(&self, e: &Event) {
         let subject = e.subject.as_deref().unwrap_or("-");
+        let session = match &e.session {
+            Some(r) => r.to_string(),
+            None => "-".to_owned(),
+        };
         match e.kind {
+            EventKind::CookieTossingSuspected { look_alikes, exact } => tracing::warn!(
+                target: "tessera::audit", event = e.kind.name(), session = %session, look_alikes, exact,
+                "cookies that imitate or duplicate the session cookie; none trusted"
+            ),
+            EventKind::LoginRefused => tracing::warn!(
+                target: "tessera::audit", event = e.kind.name(), subject,
+                "login refused: the subject's sessions were revoked after its ticket was taken"
+            ),
             EventKind::TheftSuspected => tracing::warn!(
-                target: "tessera::audit", event = e.kind.name(), session = %e.session, subject,
+                target: "tessera::audit", event = e.kind.name(), session = %session, subject,
                 "rotated-out session token replayed after its grace window; session revoked"
             ),
             EventKind::UnknownToken => tracing::info!(
-                target: "tessera::audit", event = e.kind.name(), session = %e.session,
+                target: "tessera::audit", event = e.kind.name(), session = %session,
                 "unknown session token presented"
             ),
             EventKind::Ended(reason) => tracing::info!(
-                target: "tessera::audit", event = e.kind.name(), session = %e.session, subject,
+                target: "tessera::audit", event = e.kind.name(), session = %session, subject,
                 reason = reason.as_str(), "session ended"
             ),
             EventKind::Elevated { level } => tracing::info!(
-                target: "tessera::audit", event = e.kind.name(), session = %e.session, subject,
+                target: "tessera::audit", event = e.kind.name(), session = %session, subject,
                 level, "session elevated"
             ),
             _ => tracing::info!(
-                target: "tessera::audit", event = e.kind.name(), session = %e.session, subject,
+                target: "tessera::audit", event = e.kind.name(), session = %session, subject,
                 "session event"
             ),
         }

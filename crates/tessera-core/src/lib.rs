@@ -9,7 +9,10 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let engine = Engine::new(MemoryStore::new());
-//! let issued = engine.login(None, "alice", LoginOptions::default()).await?;
+//! // The ticket comes before the password check (a password change in between refuses it).
+//! let ticket = engine.login_ticket("alice").await?;
+//! // ... check alice's password ...
+//! let issued = engine.login(None, ticket, LoginOptions::default()).await?;
 //! // Send issued.token.expose() in a cookie; on the next request:
 //! let session = engine.resolve(&issued.token).await?.expect("live");
 //! assert_eq!(session.subject(), Some("alice"));
@@ -30,6 +33,7 @@ pub mod clock;
 pub mod conformance;
 mod error;
 pub mod event;
+pub mod keyring;
 pub mod lifecycle;
 pub mod memory;
 pub mod policy;
@@ -40,7 +44,7 @@ pub mod token;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::Error;
 pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
-pub use lifecycle::{CarryOver, Engine, Issued, LoginOptions, Session};
+pub use lifecycle::{CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session};
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};
 pub use record::{ClientInfo, Record};
@@ -52,8 +56,15 @@ impl<S: Store> Store for std::sync::Arc<S> {
     fn create(
         &self,
         r: &Record,
+        epoch: Option<u64>,
     ) -> impl std::future::Future<Output = Result<Created, StoreError>> + Send {
-        (**self).create(r)
+        (**self).create(r, epoch)
+    }
+    fn subject_epoch(
+        &self,
+        s: &str,
+    ) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send {
+        (**self).subject_epoch(s)
     }
     fn load(
         &self,
@@ -84,8 +95,23 @@ impl<S: Store> Store for std::sync::Arc<S> {
         &self,
         s: &str,
         except: Option<&SessionId>,
-    ) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send {
+    ) -> impl std::future::Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
         (**self).delete_by_subject(s, except)
+    }
+    fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &keyring::SigningKey,
+    ) -> impl std::future::Future<Output = Result<Vec<keyring::SigningKey>, StoreError>> + Send
+    {
+        (**self).signing_keys(purpose, fresh)
+    }
+    fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &keyring::SigningKey,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send {
+        (**self).rotate_signing_key(purpose, fresh)
     }
     fn purge_expired(
         &self,

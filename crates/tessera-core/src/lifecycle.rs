@@ -1,6 +1,8 @@
 //! The session engine: every state change of a session goes through [`Engine`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -21,6 +23,16 @@ pub const MAX_SUBJECT_BYTES: usize = 256;
 const MAX_CAS_RETRIES: usize = 1000;
 /// Records deleted per purge batch.
 pub const PURGE_BATCH: usize = 500;
+/// Most sign-outs whose server-side end is waiting for the store at once; see
+/// [`Engine::logout_or_defer`].
+pub const MAX_PENDING_ENDS: usize = 10_000;
+/// How long a sign-out waits for the store before it queues the server-side end and answers.
+pub const LOGOUT_WAIT: Duration = Duration::from_secs(3);
+/// How long a rotation's write may take before its grace window is measured from the commit
+/// instead: the rotated-out token stays usable for `rotation_grace` after the commit, never less
+/// (a slow write must not turn an in-flight request into "theft"). The write carries a deadline
+/// this much later; once it committed, a second write narrows it to commit + grace.
+pub const ROTATION_COMMIT_ALLOWANCE: Duration = Duration::from_secs(30);
 
 /// Which data of the pre-login session survives `login`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +66,37 @@ impl Default for LoginOptions {
     }
 }
 
+/// Permission to sign a subject in, taken **before** the credential check.
+///
+/// It records the subject's revocation epoch. If the subject's sessions are revoked (a password
+/// change, "sign out everywhere") between the ticket and [`Engine::login`], the login is refused
+/// with [`Error::SubjectRevoked`]: a password checked against the old credential cannot
+/// outlive the change, and the application needs no lock of its own for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "pass the ticket to login after the credential check"]
+pub struct LoginTicket {
+    subject: String,
+    epoch: u64,
+}
+
+impl LoginTicket {
+    /// The subject this ticket signs in.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// What [`Engine::logout_or_defer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum LogoutOutcome {
+    /// The session ended on the server (or there was none).
+    Ended,
+    /// The store could not answer: the end is queued and retried, and this process already
+    /// treats the session as ended.
+    Pending,
+}
+
 /// A live session as of the moment it was resolved.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -63,6 +106,20 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session as a resolve saw it. A rotated-out token in its grace window (`grace` is
+    /// `Some`) sees the step-up it had before the rotation, not the one the rotation granted.
+    fn seen_with(mut record: Record, now: Timestamp, grace: Option<Option<Elevation>>) -> Self {
+        let current = grace.is_none();
+        if let Some(elevation) = grace {
+            record.elevation = elevation;
+        }
+        Self {
+            record,
+            now,
+            current,
+        }
+    }
+
     /// The session's store id (not a credential).
     pub fn id(&self) -> SessionId {
         self.record.id
@@ -124,7 +181,10 @@ pub struct Issued {
 
 /// How `resolve` judged a presented token.
 enum Verdict {
-    Live { current: bool },
+    /// The current token.
+    Current,
+    /// A rotated-out token inside its grace window, acting with the step-up it had then.
+    InGrace(Option<Elevation>),
     Unknown,
     Theft,
 }
@@ -139,6 +199,28 @@ struct Inner<S> {
     policy: Policy,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
+    pending: PendingEnds,
+    keys: crate::keyring::KeyCache,
+}
+
+/// Sign-outs whose server-side delete is waiting for the store: id → when it was asked for.
+#[derive(Default)]
+struct PendingEnds {
+    /// Read on every resolve without the lock; the lock is taken only while it is non-zero.
+    count: AtomicUsize,
+    ids: Mutex<HashMap<SessionId, Timestamp>>,
+    retrying: AtomicBool,
+}
+
+impl PendingEnds {
+    fn contains(&self, id: &SessionId) -> bool {
+        self.count.load(Ordering::Acquire) > 0
+            && self
+                .ids
+                .lock()
+                .map(|ids| ids.contains_key(id))
+                .unwrap_or(true)
+    }
 }
 
 impl<S> Clone for Engine<S> {
@@ -192,6 +274,8 @@ impl<S: Store> EngineBuilder<S> {
                 policy: self.policy,
                 clock: self.clock,
                 events: self.events,
+                pending: PendingEnds::default(),
+                keys: Default::default(),
             }),
         }
     }
@@ -229,29 +313,97 @@ impl<S: Store> Engine<S> {
     }
 
     fn emit(&self, kind: EventKind, id: &SessionId, subject: Option<&str>) {
+        self.report(kind, Some(id), subject);
+    }
+
+    /// Sends an audit event to the engine's sink. For transports that see attacks the engine
+    /// cannot (e.g. the layer's [`EventKind::CookieTossingSuspected`]).
+    pub fn report(&self, kind: EventKind, session: Option<&SessionId>, subject: Option<&str>) {
         self.inner.events.emit(&Event {
             kind,
-            session: id.reference(),
+            session: session.map(SessionId::reference),
             subject: subject.map(str::to_owned),
             at: self.now(),
         });
     }
 
-    /// Starts an anonymous (pre-login) session, e.g. to hold a CSRF token for the login form.
-    pub async fn begin(&self, client: ClientInfo) -> Result<Issued, Error> {
-        self.create(None, 0, Map::new(), client).await
+    /// The signing keys for `purpose`, newest first, read from the store at most once per
+    /// [`crate::keyring::KEY_CACHE_TTL`] (the store creates them on first use).
+    pub async fn signing_keys(
+        &self,
+        purpose: &str,
+    ) -> Result<Vec<crate::keyring::SigningKey>, Error> {
+        let now = self.now();
+        if let Some(keys) = self.inner.keys.get(purpose, now) {
+            return Ok(keys);
+        }
+        let fresh = crate::keyring::fresh_key()?;
+        let keys = self.inner.store.signing_keys(purpose, &fresh).await?;
+        self.inner.keys.put(purpose, keys.clone(), now);
+        Ok(keys)
     }
 
-    /// Authenticates `subject`: always issues a fresh token and destroys the session of
-    /// `previous` (if any), carrying over only the data `options.carry_over` names.
+    /// Signs `message` for `purpose` with the newest key (HMAC-SHA256).
+    pub async fn sign(&self, purpose: &str, message: &[u8]) -> Result<[u8; 32], Error> {
+        let keys = self.signing_keys(purpose).await?;
+        let key = keys.first().ok_or_else(|| {
+            Error::Store(crate::StoreError::Corrupt(
+                "the store returned no signing key".into(),
+            ))
+        })?;
+        Ok(crate::keyring::sign(key, purpose, message))
+    }
+
+    /// True when `tag` signs `message` for `purpose` under the newest key or the one before it.
+    pub async fn verify_signature(
+        &self,
+        purpose: &str,
+        message: &[u8],
+        tag: &[u8],
+    ) -> Result<bool, Error> {
+        let keys = self.signing_keys(purpose).await?;
+        Ok(crate::keyring::verify(&keys, purpose, message, tag))
+    }
+
+    /// Replaces the newest signing key for `purpose` with a fresh one; values signed with the
+    /// previous key keep verifying until the next rotation.
+    pub async fn rotate_signing_key(&self, purpose: &str) -> Result<(), Error> {
+        let fresh = crate::keyring::fresh_key()?;
+        self.inner.store.rotate_signing_key(purpose, &fresh).await?;
+        self.inner.keys.forget(purpose);
+        Ok(())
+    }
+
+    /// Starts an anonymous (pre-login) session, e.g. to hold a CSRF token for the login form.
+    pub async fn begin(&self, client: ClientInfo) -> Result<Issued, Error> {
+        self.create(None, None, 0, Map::new(), client).await
+    }
+
+    /// Takes a [`LoginTicket`] for `subject`. Call it **before** checking the credential, then
+    /// pass it to [`Engine::login`]: a revocation of the subject's sessions in between refuses
+    /// the login.
+    pub async fn login_ticket(&self, subject: &str) -> Result<LoginTicket, Error> {
+        validate_subject(subject)?;
+        let epoch = self.inner.store.subject_epoch(subject).await?;
+        Ok(LoginTicket {
+            subject: subject.to_owned(),
+            epoch,
+        })
+    }
+
+    /// Authenticates the ticket's subject: always issues a fresh token and destroys the session
+    /// of `previous` (if any), carrying over only the data `options.carry_over` names.
     ///
-    /// There is no way to log in under a token the engine did not just draw: no fixation.
+    /// There is no way to log in under a token the engine did not just draw: no fixation. If
+    /// the subject's sessions were revoked after the ticket was taken, nothing is created and
+    /// the answer is [`Error::SubjectRevoked`].
     pub async fn login(
         &self,
         previous: Option<&Token>,
-        subject: &str,
+        ticket: LoginTicket,
         options: LoginOptions,
     ) -> Result<Issued, Error> {
+        let subject = ticket.subject.as_str();
         validate_subject(subject)?;
         let mut data = Map::new();
         if let Some(old) = previous {
@@ -273,7 +425,13 @@ impl<S: Store> Engine<S> {
             }
         }
         let issued = self
-            .create(Some(subject), options.auth_level, data, options.client)
+            .create(
+                Some(subject),
+                Some(ticket.epoch),
+                options.auth_level,
+                data,
+                options.client,
+            )
             .await?;
         if let Some(max) = self.inner.policy.max_sessions_per_subject() {
             self.evict_beyond(subject, max.get(), &issued.session.record.id)
@@ -285,6 +443,7 @@ impl<S: Store> Engine<S> {
     async fn create(
         &self,
         subject: Option<&str>,
+        epoch: Option<u64>,
         auth_level: u32,
         data: Map<String, Value>,
         client: ClientInfo,
@@ -311,7 +470,7 @@ impl<S: Store> Engine<S> {
                 data: data.clone(),
                 client: client.clone(),
             };
-            match self.inner.store.create(&record).await? {
+            match self.inner.store.create(&record, epoch).await? {
                 Created::Inserted => {
                     self.emit(EventKind::Created, &record.id, subject);
                     return Ok(Issued {
@@ -322,6 +481,10 @@ impl<S: Store> Engine<S> {
                             current: true,
                         },
                     });
+                }
+                Created::Revoked => {
+                    self.report(EventKind::LoginRefused, None, subject);
+                    return Err(Error::SubjectRevoked);
                 }
                 Created::Collision => {
                     tracing::error!(
@@ -335,7 +498,11 @@ impl<S: Store> Engine<S> {
     }
 
     async fn evict_beyond(&self, subject: &str, max: usize, keep: &SessionId) -> Result<(), Error> {
+        // Only live sessions count: an expired record the purge has not reached yet must not
+        // push a live one out (found in review).
+        let now = self.now();
         let mut records = self.inner.store.list_by_subject(subject).await?;
+        records.retain(|r| now < r.expires_at());
         if records.len() <= max {
             return Ok(());
         }
@@ -368,6 +535,9 @@ impl<S: Store> Engine<S> {
     /// `Err`: the store failed; callers must treat the request as unauthenticated.
     pub async fn resolve(&self, token: &Token) -> Result<Option<Session>, Error> {
         let id = token.session_id();
+        if self.inner.pending.contains(&id) {
+            return Ok(None);
+        }
         let mut renew = true;
         for _ in 0..3 {
             let Some(record) = self.inner.store.load(&id).await? else {
@@ -378,8 +548,9 @@ impl<S: Store> Engine<S> {
             if !self.check_deadlines(&record, now).await? {
                 return Ok(None);
             }
-            let current = match self.judge(&record, token, now) {
-                Verdict::Live { current } => current,
+            let grace = match self.judge(&record, token, now) {
+                Verdict::Current => None,
+                Verdict::InGrace(elevation) => Some(elevation),
                 Verdict::Unknown => {
                     self.emit(EventKind::UnknownToken, &id, None);
                     return Ok(None);
@@ -397,11 +568,7 @@ impl<S: Store> Engine<S> {
             };
             let policy = &self.inner.policy;
             if !renew || now.since(record.last_seen) < policy.renewal_throttle() {
-                return Ok(Some(Session {
-                    record,
-                    now,
-                    current,
-                }));
+                return Ok(Some(Session::seen_with(record, now, grace)));
             }
             let mut renewed = record.clone();
             renewed.last_seen = now;
@@ -412,11 +579,7 @@ impl<S: Store> Engine<S> {
             match self.inner.store.update(&renewed, record.version).await? {
                 Updated::Written => {
                     self.emit(EventKind::Renewed, &id, renewed.subject.as_deref());
-                    return Ok(Some(Session {
-                        record: renewed,
-                        now,
-                        current,
-                    }));
+                    return Ok(Some(Session::seen_with(renewed, now, grace)));
                 }
                 // Ended meanwhile: revocation wins over an in-flight request.
                 Updated::Missing => return Ok(None),
@@ -449,13 +612,13 @@ impl<S: Store> Engine<S> {
     fn judge(&self, record: &Record, token: &Token, now: Timestamp) -> Verdict {
         let presented = token.verifier_hash();
         if presented == record.verifier {
-            return Verdict::Live { current: true };
+            return Verdict::Current;
         }
         // Every rotated-out token keeps its own grace deadline, so two quick rotations do not
         // cut short the grace of the first one's token (found in review).
         let rotated_out = record.previous.iter().chain(record.retired.iter());
         match rotated_out.into_iter().find(|p| p.verifier == presented) {
-            Some(p) if now < p.grace_until => Verdict::Live { current: false },
+            Some(p) if now < p.grace_until => Verdict::InGrace(p.elevation),
             Some(_) => Verdict::Theft,
             None => Verdict::Unknown,
         }
@@ -509,9 +672,11 @@ impl<S: Store> Engine<S> {
             let new_token = token.with_new_verifier()?;
             let mut record = old.clone();
             record.verifier = new_token.verifier_hash();
+            let grace = self.inner.policy.rotation_grace();
             record.previous = Some(PreviousVerifier {
                 verifier: old.verifier,
-                grace_until: now.plus(self.inner.policy.rotation_grace()),
+                grace_until: now.plus(grace).plus(ROTATION_COMMIT_ALLOWANCE),
+                elevation: old.elevation,
             });
             if let Some(before) = old.previous {
                 record.retired.insert(0, before);
@@ -522,6 +687,21 @@ impl<S: Store> Engine<S> {
             match self.inner.store.update(&record, old.version).await? {
                 Updated::Written => {
                     self.emit(kind, &id, record.subject.as_deref());
+                    // The new token is delivered now: the old one's grace runs from here. The
+                    // narrowing write happens after this returns, so a slow store cannot delay
+                    // the delivery (and so stretch the time the client must keep the old one).
+                    let until = self.now().plus(grace);
+                    let (engine, written) = (self.clone(), record.clone());
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => {
+                            rt.spawn(async move {
+                                engine.narrow_grace(written, old.verifier, until).await;
+                            });
+                        }
+                        Err(_) => {
+                            engine.narrow_grace(written, old.verifier, until).await;
+                        }
+                    }
                     return Ok(Issued {
                         token: new_token,
                         session: Session {
@@ -540,6 +720,42 @@ impl<S: Store> Engine<S> {
         Err(Error::AlreadyRotated)
     }
 
+    /// After a rotation committed, moves the rotated-out token's grace deadline from the wide
+    /// one the write carried to `until` (commit + grace). Best effort: if the store fails or
+    /// the record changed meanwhile, the wider deadline stays, which never calls an in-flight
+    /// request theft.
+    async fn narrow_grace(
+        &self,
+        mut record: Record,
+        old: crate::token::VerifierHash,
+        until: Timestamp,
+    ) {
+        for _ in 0..3 {
+            // The rotated-out token may have moved to `retired` by a later rotation.
+            let rotated_out = record
+                .previous
+                .iter_mut()
+                .chain(record.retired.iter_mut())
+                .find(|p| p.verifier == old);
+            let Some(p) = rotated_out else {
+                return;
+            };
+            if p.grace_until <= until {
+                return;
+            }
+            p.grace_until = until;
+            let expected = record.version;
+            record.version = expected.saturating_add(1);
+            match self.inner.store.update(&record, expected).await {
+                Ok(Updated::VersionMismatch) => match self.inner.store.load(&record.id).await {
+                    Ok(Some(fresh)) => record = fresh,
+                    _ => return,
+                },
+                Ok(Updated::Written | Updated::Missing) | Err(_) => return,
+            }
+        }
+    }
+
     /// Ends the session of `token` on the server. A token that matches no live session is a
     /// no-op (logout is idempotent).
     pub async fn logout(&self, token: &Token) -> Result<(), Error> {
@@ -553,6 +769,104 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+
+    /// Signs out even when the store cannot answer: tries [`Engine::logout`]; if the store fails,
+    /// the session's server-side end is queued (at most [`MAX_PENDING_ENDS`]) and retried in
+    /// the background until it lands, and this engine already treats the session as ended. A
+    /// user pressing "sign out" on a shared computer is signed out whatever the store does.
+    ///
+    /// Events: [`EventKind::EndPending`] when queued, `Ended(Logout)` when the delete lands,
+    /// [`EventKind::EndDropped`] if the queue is full or the session's lifetime ran out first.
+    /// Must be called from within a tokio runtime (it may spawn the retry task).
+    pub async fn logout_or_defer(&self, token: &Token) -> LogoutOutcome {
+        let id = token.session_id();
+        match tokio::time::timeout(LOGOUT_WAIT, self.logout(token)).await {
+            Ok(Ok(())) => LogoutOutcome::Ended,
+            Ok(Err(e)) => {
+                tracing::warn!(target: "tessera::session", error = %e, "sign-out could not reach the store; its server-side end is queued");
+                self.defer_end(id);
+                LogoutOutcome::Pending
+            }
+            Err(_) => {
+                tracing::warn!(target: "tessera::session", "sign-out waited too long for the store; its server-side end is queued");
+                self.defer_end(id);
+                LogoutOutcome::Pending
+            }
+        }
+    }
+
+    fn defer_end(&self, id: SessionId) {
+        let pending = &self.inner.pending;
+        let queued = match pending.ids.lock() {
+            Ok(mut ids) if ids.len() < MAX_PENDING_ENDS || ids.contains_key(&id) => {
+                ids.insert(id, self.now());
+                pending.count.store(ids.len(), Ordering::Release);
+                true
+            }
+            _ => false,
+        };
+        if !queued {
+            self.emit(EventKind::EndDropped, &id, None);
+            return;
+        }
+        self.emit(EventKind::EndPending, &id, None);
+        if !pending.retrying.swap(true, Ordering::AcqRel) {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.retry_pending_ends().await });
+        }
+    }
+
+    /// Retries queued ends with backoff until none is left.
+    async fn retry_pending_ends(self) {
+        let pending = &self.inner.pending;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(delay).await;
+            let ids: Vec<(SessionId, Timestamp)> = match pending.ids.lock() {
+                Ok(ids) => ids.iter().map(|(id, at)| (*id, *at)).collect(),
+                Err(_) => Vec::new(),
+            };
+            let lifetime = self.inner.policy.absolute_lifetime();
+            let mut failed = false;
+            for (id, asked) in ids {
+                let outcome = if self.now() >= asked.plus(lifetime) {
+                    // The session has expired by now whatever the store holds.
+                    Some(EventKind::EndDropped)
+                } else {
+                    match self.inner.store.delete(&id).await {
+                        Ok(_) => Some(EventKind::Ended(EndReason::Logout)),
+                        Err(_) => {
+                            failed = true;
+                            None
+                        }
+                    }
+                };
+                if let Some(kind) = outcome {
+                    if let Ok(mut map) = pending.ids.lock() {
+                        map.remove(&id);
+                        pending.count.store(map.len(), Ordering::Release);
+                    }
+                    self.emit(kind, &id, None);
+                }
+                if failed {
+                    break;
+                }
+            }
+            delay = if failed {
+                (delay * 2).min(Duration::from_secs(5))
+            } else {
+                Duration::from_millis(100)
+            };
+            // Stop when empty; checked under the lock together with the flag, so an end queued
+            // right now either is seen here or starts a new task.
+            if let Ok(map) = pending.ids.lock() {
+                if map.is_empty() {
+                    pending.retrying.store(false, Ordering::Release);
+                    return;
+                }
+            }
+        }
     }
 
     /// Replaces the data if the session is still at `expected` version; returns the new version.
@@ -683,20 +997,18 @@ impl<S: Store> Engine<S> {
     }
 
     /// Revokes every session of `subject` except `except` (the caller's own, after a password
-    /// or role change). Returns how many ended.
+    /// or role change), and refuses every login whose [`LoginTicket`] was taken before this call.
+    /// Returns how many ended.
     pub async fn revoke_all(
         &self,
         subject: &str,
         except: Option<&SessionId>,
     ) -> Result<u64, Error> {
-        let n = self.inner.store.delete_by_subject(subject, except).await?;
-        if n > 0 {
-            tracing::info!(
-                target: "tessera::audit", event = "ended", reason = "revoked", subject,
-                count = n, "sessions of subject revoked"
-            );
+        let ended = self.inner.store.delete_by_subject(subject, except).await?;
+        for id in &ended {
+            self.emit(EventKind::Ended(EndReason::Revoked), id, Some(subject));
         }
-        Ok(n)
+        Ok(ended.len() as u64)
     }
 
     /// Deletes every expired record, in batches of [`PURGE_BATCH`]. Returns how many.

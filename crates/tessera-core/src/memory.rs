@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::Timestamp;
+use crate::keyring::{SigningKey, KEYS_KEPT};
 use crate::record::Record;
 use crate::store::{Created, Store, StoreError, Updated};
 use crate::token::SessionId;
@@ -85,19 +86,31 @@ impl Ids {
     }
 }
 
-type SubjectMap = HashMap<Box<str>, Ids>;
+/// One shard of the per-subject index, with the revocation epochs of its subjects. An epoch
+/// outlives the subject's sessions (it must not go back to 0), so it is kept apart from the ids.
+#[derive(Debug, Default)]
+struct SubjectMap {
+    ids: HashMap<Box<str>, Ids>,
+    epochs: HashMap<Box<str>, u64>,
+}
+
+impl SubjectMap {
+    fn epoch(&self, subject: &str) -> u64 {
+        self.epochs.get(subject).copied().unwrap_or(0)
+    }
+}
 
 fn unindex(map: &mut SubjectMap, subject: &str, id: &SessionId) {
-    if map.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
-        map.remove(subject);
+    if map.ids.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
+        map.ids.remove(subject);
     }
 }
 
 fn index(map: &mut SubjectMap, subject: &str, id: SessionId) {
-    match map.get_mut(subject) {
+    match map.ids.get_mut(subject) {
         Some(ids) => ids.insert(id),
         None => {
-            map.insert(subject.into(), Ids::One(id));
+            map.ids.insert(subject.into(), Ids::One(id));
         }
     }
 }
@@ -110,6 +123,7 @@ pub struct MemoryStore {
     records: Vec<RwLock<IdMap<Box<Record>>>>,
     subjects: Vec<Mutex<SubjectMap>>,
     subject_hasher: std::hash::RandomState,
+    keys: Mutex<HashMap<String, Vec<SigningKey>>>,
 }
 
 impl Default for MemoryStore {
@@ -139,6 +153,7 @@ impl MemoryStore {
             records: (0..SHARDS).map(|_| RwLock::default()).collect(),
             subjects: (0..SHARDS).map(|_| Mutex::default()).collect(),
             subject_hasher: std::hash::RandomState::new(),
+            keys: Mutex::default(),
         }
     }
 
@@ -235,7 +250,7 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+    async fn create(&self, record: &Record, epoch: Option<u64>) -> Result<Created, StoreError> {
         if self.len() >= self.capacity {
             self.purge(record.created_at, usize::MAX)?;
             if self.len() >= self.capacity {
@@ -248,6 +263,11 @@ impl Store for MemoryStore {
             Some(s) => Some(self.subject_shard(s)?),
             None => None,
         };
+        if let (Some(map), Some(s), Some(expected)) = (subjects.as_ref(), &record.subject, epoch) {
+            if map.epoch(s) != expected {
+                return Ok(Created::Revoked);
+            }
+        }
         let mut records = self.write(&record.id)?;
         if records.contains_key(&record.id) {
             return Ok(Created::Collision);
@@ -291,8 +311,12 @@ impl Store for MemoryStore {
         self.remove_if(id, |_| false)
     }
 
+    async fn subject_epoch(&self, subject: &str) -> Result<u64, StoreError> {
+        Ok(self.subject_shard(subject)?.epoch(subject))
+    }
+
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
-        let ids = match self.subject_shard(subject)?.get(subject) {
+        let ids = match self.subject_shard(subject)?.ids.get(subject) {
             Some(ids) => ids.to_vec(),
             None => return Ok(Vec::new()),
         };
@@ -309,9 +333,12 @@ impl Store for MemoryStore {
         &self,
         subject: &str,
         except: Option<&SessionId>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let mut subjects = self.subject_shard(subject)?;
+        let next = subjects.epoch(subject).saturating_add(1);
+        subjects.epochs.insert(subject.into(), next);
         let ids: Vec<SessionId> = subjects
+            .ids
             .get(subject)
             .map(|ids| {
                 ids.to_vec()
@@ -320,15 +347,39 @@ impl Store for MemoryStore {
                     .collect()
             })
             .unwrap_or_default();
-        let mut removed = 0u64;
-        for id in &ids {
-            if self.write(id)?.remove(id).is_some() {
-                removed += 1;
+        let mut removed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.write(&id)?.remove(&id).is_some() {
+                removed.push(id);
                 self.len.fetch_sub(1, Ordering::SeqCst);
             }
-            unindex(&mut subjects, subject, id);
+            unindex(&mut subjects, subject, &id);
         }
         Ok(removed)
+    }
+
+    async fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<Vec<SigningKey>, StoreError> {
+        let mut keys = self.keys.lock().map_err(|_| poisoned())?;
+        Ok(keys
+            .entry(purpose.to_owned())
+            .or_insert_with(|| vec![*fresh])
+            .clone())
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.keys.lock().map_err(|_| poisoned())?;
+        let ring = keys.entry(purpose.to_owned()).or_default();
+        ring.insert(0, *fresh);
+        ring.truncate(KEYS_KEPT);
+        Ok(())
     }
 
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {

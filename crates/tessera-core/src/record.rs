@@ -16,8 +16,9 @@ pub const MAX_USER_AGENT_BYTES: usize = 256;
 /// One session as a store holds it.
 ///
 /// Fields are public because stores build records from their rows; only the engine decides what
-/// a record means. Nothing here is a credential: the token is stored only as a hash.
-#[derive(Debug, Clone, PartialEq)]
+/// a record means. Nothing here is a credential: the token is stored only as a hash. `Debug`
+/// shows the data's keys, never its values (the CSRF synchronizer token lives there).
+#[derive(Clone, PartialEq)]
 pub struct Record {
     /// SHA-256 of the token's selector; the store key.
     pub id: SessionId,
@@ -53,6 +54,27 @@ pub struct Record {
     pub client: ClientInfo,
 }
 
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("subject", &self.subject)
+            .field("created_at", &self.created_at)
+            .field("last_seen", &self.last_seen)
+            .field("idle_deadline", &self.idle_deadline)
+            .field("absolute_deadline", &self.absolute_deadline)
+            .field("auth_level", &self.auth_level)
+            .field("elevation", &self.elevation)
+            .field("version", &self.version)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field(
+                "rotated_out",
+                &(usize::from(self.previous.is_some()) + self.retired.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl Record {
     /// The earliest instant at which this record is dead for sure; stores purge after it.
     pub fn expires_at(&self) -> Timestamp {
@@ -68,13 +90,18 @@ impl Record {
     }
 }
 
-/// The verifier of a rotated-out token and how long it may still be used.
+/// The verifier of a rotated-out token, how long it may still be used, and what it may do
+/// meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreviousVerifier {
     /// SHA-256 of the rotated-out token.
     pub verifier: VerifierHash,
     /// After this instant, presenting the old token is treated as theft.
     pub grace_until: Timestamp,
+    /// The step-up the session had before this rotation. Within its grace window the old token
+    /// acts with this, never with what the rotation granted: a token stolen before a step-up
+    /// does not gain the step-up.
+    pub elevation: Option<Elevation>,
 }
 
 /// A temporary assurance level from a step-up (`elevate`).

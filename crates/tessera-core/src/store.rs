@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use crate::clock::Timestamp;
+use crate::keyring::SigningKey;
 use crate::record::Record;
 use crate::token::SessionId;
 
@@ -53,6 +54,9 @@ pub enum Created {
     Inserted,
     /// A record with this id already exists; nothing was written.
     Collision,
+    /// The subject's sessions were revoked (its epoch moved) after the login ticket was taken;
+    /// nothing was written.
+    Revoked,
 }
 
 /// What [`Store::update`] did.
@@ -73,7 +77,22 @@ pub enum Updated {
 /// `conformance`). Stores never see a token, only [`SessionId`]s and verifier hashes.
 pub trait Store: Send + Sync + 'static {
     /// Inserts `record` if no record has its id. Must be atomic insert-if-absent.
-    fn create(&self, record: &Record) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    ///
+    /// With `epoch`, the insert also requires the record's subject to still be at that
+    /// revocation epoch ([`Store::subject_epoch`]), atomically with respect to
+    /// [`Store::delete_by_subject`]; otherwise nothing is written and the answer is
+    /// [`Created::Revoked`]. This is what keeps a login whose password check ran before a
+    /// password change from surviving it.
+    fn create(
+        &self,
+        record: &Record,
+        epoch: Option<u64>,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// The subject's revocation epoch: 0 until its sessions are first revoked, then advanced by
+    /// every [`Store::delete_by_subject`]. Never goes back, even when the subject has no
+    /// sessions left.
+    fn subject_epoch(&self, subject: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Reads a record. Expired records may be returned; the engine checks deadlines.
     fn load(
@@ -98,14 +117,32 @@ pub trait Store: Send + Sync + 'static {
         subject: &str,
     ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
 
-    /// Deletes every record of a subject except `except`, atomically with respect to `create`:
-    /// a record whose creation was acknowledged before this call began does not survive it.
-    /// Returns how many were deleted.
+    /// Deletes every record of a subject except `except` and advances the subject's epoch, in
+    /// one atomic step with respect to `create`: a record whose creation was acknowledged before
+    /// this call began does not survive it, and a `create` conditioned on the old epoch that
+    /// runs after it is refused. Returns the ids deleted.
     fn delete_by_subject(
         &self,
         subject: &str,
         except: Option<&SessionId>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
+
+    /// The signing keys for `purpose`, newest first, at most [`crate::keyring::KEYS_KEPT`].
+    /// When there are none, `fresh` is stored as the only one, atomically insert-if-absent, so
+    /// every process sharing the store gets the same keys.
+    fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;
+
+    /// Makes `fresh` the newest key for `purpose`, keeping the one before it and dropping the
+    /// rest.
+    fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes at most `limit` records whose [`Record::expires_at`] is at or before `now`.
     /// Returns how many were deleted; the caller repeats while it gets `limit`.

@@ -7,9 +7,31 @@ use std::time::Duration;
 use serde_json::json;
 use tessera_core::conformance::sample_record;
 use tessera_core::{
-    CarryOver, ClientInfo, Created, EndReason, Engine, Error, EventKind, LoginOptions, ManualClock,
-    MemoryStore, Policy, RecordingSink, Store, Timestamp, Token,
+    CarryOver, ClientInfo, Created, EndReason, Engine, Error, EventKind, Issued, LoginOptions,
+    ManualClock, MemoryStore, Policy, RecordingSink, Store, Timestamp, Token,
 };
+
+/// Signs in as applications must: a ticket (before the credential check), then the login.
+trait SignIn {
+    async fn sign_in(
+        &self,
+        previous: Option<&Token>,
+        subject: &str,
+        options: LoginOptions,
+    ) -> Result<Issued, Error>;
+}
+
+impl<S: Store> SignIn for Engine<S> {
+    async fn sign_in(
+        &self,
+        previous: Option<&Token>,
+        subject: &str,
+        options: LoginOptions,
+    ) -> Result<Issued, Error> {
+        let ticket = self.login_ticket(subject).await?;
+        self.login(previous, ticket, options).await
+    }
+}
 
 struct Fixture {
     engine: Engine<Arc<MemoryStore>>,
@@ -39,6 +61,15 @@ fn fixture_with(policy: Policy) -> Fixture {
     }
 }
 
+/// Lets the engine's background work run: after a rotation commits, the grace deadline is
+/// narrowed from the wide one the write carried to commit + grace by a task of its own (so a
+/// slow store cannot delay the new token's delivery).
+async fn settle() {
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -62,7 +93,7 @@ async fn login_issues_a_fresh_token_and_destroys_the_pre_login_session() {
     };
     let user = f
         .engine
-        .login(Some(&anon.token), "alice", opts)
+        .sign_in(Some(&anon.token), "alice", opts)
         .await
         .unwrap();
     assert_ne!(user.token.expose(), anon.token.expose());
@@ -97,7 +128,7 @@ async fn login_with_an_unknown_token_never_adopts_it() {
     let planted = Token::generate().unwrap(); // well-formed, never issued
     let user = f
         .engine
-        .login(Some(&planted), "alice", LoginOptions::default())
+        .sign_in(Some(&planted), "alice", LoginOptions::default())
         .await
         .unwrap();
     assert_ne!(user.token.session_id(), planted.session_id());
@@ -114,12 +145,12 @@ async fn login_of_another_user_replaces_an_authenticated_session() {
     let f = fixture();
     let alice = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let bob = f
         .engine
-        .login(Some(&alice.token), "bob", LoginOptions::default())
+        .sign_in(Some(&alice.token), "bob", LoginOptions::default())
         .await
         .unwrap();
     assert!(f.engine.resolve(&alice.token).await.unwrap().is_none());
@@ -140,11 +171,12 @@ async fn rotated_out_token_works_during_grace_then_revokes_the_session() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let rotated = f.engine.rotate(&issued.token).await.unwrap();
     assert_ne!(rotated.token.expose(), issued.token.expose());
+    settle().await;
     f.clock.advance(secs(4));
     let in_grace = f.engine.resolve(&issued.token).await.unwrap().unwrap();
     assert!(!in_grace.is_current_token());
@@ -162,12 +194,13 @@ async fn a_token_from_several_rotations_ago_is_theft_too() {
     let f = fixture();
     let first = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let mut current = first.token.clone();
     for _ in 0..3 {
         current = f.engine.rotate(&current).await.unwrap().token;
+        settle().await;
     }
     f.clock.advance(secs(6)); // every grace window is over
                               // `first` is three rotations old: not the previous token, but a retired one.
@@ -188,13 +221,15 @@ async fn two_quick_rotations_keep_the_first_tokens_grace() {
     let f = fixture();
     let t0 = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap()
         .token;
     let t1 = f.engine.rotate(&t0).await.unwrap().token;
+    settle().await;
     f.clock.advance(secs(1));
     let t2 = f.engine.elevate(&t1, 2, secs(60)).await.unwrap().token;
+    settle().await;
     f.clock.advance(secs(1));
     // t0 is two rotations old but still inside its own 5 s grace: an in-flight request.
     let s = f
@@ -222,7 +257,7 @@ async fn retired_tokens_are_bounded() {
     let f = fixture();
     let first = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let mut current = first.token.clone();
@@ -241,7 +276,7 @@ async fn a_rotated_out_token_cannot_rotate_again() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     f.engine.rotate(&issued.token).await.unwrap();
@@ -256,7 +291,7 @@ async fn a_wrong_verifier_is_unknown_not_theft() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let forged = issued.token.with_new_verifier().unwrap(); // same selector, random verifier
@@ -270,7 +305,7 @@ async fn elevate_rotates_and_lapses() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     assert_eq!(issued.session.auth_level(), 1);
@@ -308,7 +343,7 @@ async fn renewal_writes_at_most_once_per_throttle_interval() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     for _ in 0..50 {
@@ -339,7 +374,7 @@ async fn idle_timeout_is_never_longer_than_configured() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     f.clock.advance(secs(59)); // activity inside the throttle: not written
@@ -358,7 +393,7 @@ async fn absolute_lifetime_ends_an_active_session() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     for _ in 0..(8 * 60 / 20 - 1) {
@@ -380,7 +415,7 @@ async fn logout_ends_the_session_on_the_server() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     f.engine.logout(&issued.token).await.unwrap();
@@ -394,22 +429,22 @@ async fn password_change_ends_every_other_session() {
     let f = fixture();
     let here = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let phone = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let laptop = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let bob = f
         .engine
-        .login(None, "bob", LoginOptions::default())
+        .sign_in(None, "bob", LoginOptions::default())
         .await
         .unwrap();
     assert_eq!(f.engine.list("alice").await.unwrap().len(), 3);
@@ -430,12 +465,12 @@ async fn revoke_only_touches_the_subjects_own_sessions() {
     let f = fixture();
     let alice = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let bob = f
         .engine
-        .login(None, "bob", LoginOptions::default())
+        .sign_in(None, "bob", LoginOptions::default())
         .await
         .unwrap();
     assert!(!f.engine.revoke("alice", &bob.session.id()).await.unwrap());
@@ -449,7 +484,7 @@ async fn session_list_shows_client_metadata_newest_first() {
     let f = fixture();
     let client = ClientInfo::new(Some("Firefox"), Some("198.51.100.23".parse().unwrap()));
     f.engine
-        .login(
+        .sign_in(
             None,
             "alice",
             LoginOptions {
@@ -462,7 +497,7 @@ async fn session_list_shows_client_metadata_newest_first() {
     f.clock.advance(secs(1));
     let newer = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let list = f.engine.list("alice").await.unwrap();
@@ -484,19 +519,19 @@ async fn max_sessions_per_subject_evicts_the_oldest() {
     );
     let first = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     f.clock.advance(secs(1));
     let second = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     f.clock.advance(secs(1));
     let third = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     assert!(f.engine.resolve(&first.token).await.unwrap().is_none());
@@ -515,7 +550,7 @@ async fn sixty_four_concurrent_modifications_all_land() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let id = issued.session.id();
@@ -546,7 +581,7 @@ async fn a_stale_data_write_is_a_typed_conflict() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let v = issued.session.version();
@@ -568,7 +603,7 @@ async fn typed_data_errors_name_the_key() {
     let f = fixture();
     let issued = f
         .engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     let s = f
@@ -587,7 +622,7 @@ async fn subjects_are_validated() {
     let f = fixture();
     for bad in ["", "a\nb", &"x".repeat(257)] {
         assert!(matches!(
-            f.engine.login(None, bad, LoginOptions::default()).await,
+            f.engine.sign_in(None, bad, LoginOptions::default()).await,
             Err(Error::InvalidSubject(_))
         ));
     }
@@ -601,7 +636,7 @@ async fn a_failing_store_means_no_session() {
     let store = Arc::new(Flaky::new(MemoryStore::new()));
     let engine = Engine::new(Arc::clone(&store));
     let issued = engine
-        .login(None, "alice", LoginOptions::default())
+        .sign_in(None, "alice", LoginOptions::default())
         .await
         .unwrap();
     store.set_down(true);
@@ -610,7 +645,7 @@ async fn a_failing_store_means_no_session() {
         Err(Error::Store(_))
     ));
     assert!(matches!(
-        engine.login(None, "alice", LoginOptions::default()).await,
+        engine.sign_in(None, "alice", LoginOptions::default()).await,
         Err(Error::Store(_))
     ));
     assert!(matches!(
@@ -641,7 +676,10 @@ async fn background_purge_survives_store_errors() {
     tokio::time::sleep(secs(35)).await; // several failed rounds
     assert!(!handle.is_finished(), "the purge task died on an error");
     store.set_down(false);
-    assert_eq!(store.inner.create(&r).await.unwrap(), Created::Inserted);
+    assert_eq!(
+        store.inner.create(&r, None).await.unwrap(),
+        Created::Inserted
+    );
     clock.advance(secs(7200));
     tokio::time::sleep(secs(200)).await;
     assert!(
@@ -682,7 +720,7 @@ async fn no_token_reaches_logs_events_or_errors() {
     let mut tokens = Vec::new();
     let anon = engine.begin(ClientInfo::default()).await.unwrap();
     let user = engine
-        .login(Some(&anon.token), "alice", LoginOptions::default())
+        .sign_in(Some(&anon.token), "alice", LoginOptions::default())
         .await
         .unwrap();
     let rotated = engine.rotate(&user.token).await.unwrap();

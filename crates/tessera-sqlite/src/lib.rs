@@ -1,7 +1,10 @@
 //! Tessera's embedded default store: sessions in one SQLite file.
 //!
-//! * WAL journal, `synchronous=NORMAL`, a 5 s busy timeout: readers never block the writer, and
-//!   another process holding the file briefly is waited for, not reported as an outage.
+//! * WAL journal, `synchronous=FULL` by default (an acknowledged logout or revocation survives
+//!   a power loss; the group commit makes that one fsync per batch), a 5 s busy timeout: readers
+//!   never block the writer, and another process holding the file briefly is waited for, not
+//!   reported as an outage. [`Durability::RelaxedLosesRecentWritesOnPowerLoss`] trades the
+//!   fsync for speed and says what it gives up.
 //! * Versioned schema migrations (`PRAGMA user_version`), applied in one transaction on open.
 //! * Indices on subject and on the expiry instant; the purge deletes in bounded batches.
 //! * Writes go to one writer thread that owns the write connection and commits the writes that
@@ -34,6 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use tessera_core::keyring::SigningKey;
 use tessera_core::record::{ClientInfo, Elevation, PreviousVerifier};
 use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Updated};
 
@@ -84,10 +88,25 @@ pub enum OpenError {
     },
 }
 
+/// How hard the store holds on to an acknowledged write when the machine loses power.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `synchronous=FULL`: every acknowledged write (a logout, a revocation, a rotation) is on
+    /// disk before the caller hears "done". The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: faster, but an OS crash or power loss can roll back the last
+    /// acknowledged writes, so an ended session can come back. Only for deployments that
+    /// accept that.
+    RelaxedLosesRecentWritesOnPowerLoss,
+}
+
 /// Sessions in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
+    durability: Durability,
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -164,12 +183,22 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
 
 const COLUMNS: &str = "id, verifier, prev_verifier, prev_grace_until, subject, created_at, \
     last_seen, idle_deadline, absolute_deadline, auth_time, auth_level, elev_level, elev_until, \
-    version, data, user_agent, ip_prefix, retired";
+    version, data, user_agent, ip_prefix, retired, prev_elev_level, prev_elev_until, retired_elev";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date, with
+    /// [`Durability::Full`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::open_with(path, Durability::default())
+    }
+
+    /// Opens the store with the given durability.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::RelaxedLosesRecentWritesOnPowerLoss => "NORMAL",
+        };
         let sqlite = |source| OpenError::Sqlite {
             path: path.clone(),
             source,
@@ -182,7 +211,7 @@ impl SqliteStore {
         writer
             .busy_timeout(BUSY_TIMEOUT)
             .and_then(|()| writer.pragma_update(None, "journal_mode", "WAL"))
-            .and_then(|()| writer.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| writer.pragma_update(None, "synchronous", synchronous))
             .map_err(sqlite)?;
         schema::migrate(&writer, &path)?;
         let (sender, jobs) = mpsc::channel::<Job>();
@@ -202,6 +231,7 @@ impl SqliteStore {
         }
         Ok(Self {
             path,
+            durability,
             writer: sender,
             readers,
             next_reader: AtomicUsize::new(0),
@@ -211,6 +241,11 @@ impl SqliteStore {
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How durable acknowledged writes are.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// Runs `f` on the writer thread and returns its result once its transaction committed.
@@ -325,6 +360,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
     let prev_grace_until: Option<i64> = row.get(3)?;
     let previous = match (prev_verifier, prev_grace_until) {
         (Some(v), Some(until)) => Some(PreviousVerifier {
+            elevation: elevation_of(row.get(18)?, row.get(19)?),
             verifier: tessera_core::token::VerifierHash::from_bytes(v.try_into().map_err(
                 |_| {
                     rusqlite::Error::FromSqlConversionFailure(
@@ -338,23 +374,14 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         }),
         _ => None,
     };
-    let elevation = match (
-        row.get::<_, Option<i64>>(11)?,
-        row.get::<_, Option<i64>>(12)?,
-    ) {
-        (Some(level), Some(until)) => Some(Elevation {
-            level: u32::try_from(level).unwrap_or(0),
-            until: Timestamp::from_millis(until),
-        }),
-        _ => None,
-    };
+    let elevation = elevation_of(row.get(11)?, row.get(12)?);
     let ts = |col: usize| row.get::<_, i64>(col).map(Timestamp::from_millis);
     Ok(RawRecord {
         record: Record {
             id: SessionId::from_bytes(blob32(row, 0)?),
             verifier: tessera_core::token::VerifierHash::from_bytes(blob32(row, 1)?),
             previous,
-            retired: retired_verifiers(row, 17)?,
+            retired: retired_verifiers(row, 17, 20)?,
             subject: row.get(4)?,
             created_at: ts(5)?,
             last_seen: ts(6)?,
@@ -374,17 +401,43 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
     })
 }
 
-/// The retired verifiers, stored as 40-byte entries: the 32-byte hash, then the grace deadline
-/// as big-endian milliseconds.
-fn retired_verifiers(row: &Row<'_>, col: usize) -> rusqlite::Result<Vec<PreviousVerifier>> {
+fn elevation_of(level: Option<i64>, until: Option<i64>) -> Option<Elevation> {
+    match (level, until) {
+        (Some(level), Some(until)) => Some(Elevation {
+            level: u32::try_from(level).unwrap_or(0),
+            until: Timestamp::from_millis(until),
+        }),
+        _ => None,
+    }
+}
+
+/// The retired verifiers, stored as 40-byte entries in `col` (the 32-byte hash, then the grace
+/// deadline as big-endian milliseconds) and, in `elev_col`, 12-byte entries with the step-up
+/// each had (big-endian level, 0 for none, and deadline). A row from before schema 3 has no
+/// step-up entries: its retired tokens get none (the least they could have had).
+fn retired_verifiers(
+    row: &Row<'_>,
+    col: usize,
+    elev_col: usize,
+) -> rusqlite::Result<Vec<PreviousVerifier>> {
     let bytes: Vec<u8> = row.get(col)?;
-    if bytes.len() % 40 != 0 {
+    let elev: Vec<u8> = row.get(elev_col)?;
+    if bytes.len() % 40 != 0 || elev.len() % 12 != 0 {
         return Err(rusqlite::Error::FromSqlConversionFailure(
             col,
             rusqlite::types::Type::Blob,
-            "expected a multiple of 40 bytes".into(),
+            "expected 40-byte retired and 12-byte step-up entries".into(),
         ));
     }
+    let mut elevations = elev.chunks_exact(12).map(|e| {
+        let (level, until) = e.split_at(4);
+        let level = u32::from_be_bytes(level.try_into().ok()?);
+        let until = i64::from_be_bytes(until.try_into().ok()?);
+        (level > 0).then(|| Elevation {
+            level,
+            until: Timestamp::from_millis(until),
+        })
+    });
     Ok(bytes
         .chunks_exact(40)
         .filter_map(|entry| {
@@ -392,6 +445,7 @@ fn retired_verifiers(row: &Row<'_>, col: usize) -> rusqlite::Result<Vec<Previous
             Some(PreviousVerifier {
                 verifier: tessera_core::token::VerifierHash::from_bytes(hash.try_into().ok()?),
                 grace_until: Timestamp::from_millis(i64::from_be_bytes(until.try_into().ok()?)),
+                elevation: elevations.next().flatten(),
             })
         })
         .collect())
@@ -403,6 +457,20 @@ fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
         .flat_map(|p| {
             let mut entry = p.verifier.as_bytes().to_vec();
             entry.extend_from_slice(&p.grace_until.as_millis().to_be_bytes());
+            entry
+        })
+        .collect()
+}
+
+fn retired_elevation_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
+    retired
+        .iter()
+        .flat_map(|p| {
+            let (level, until) = p
+                .elevation
+                .map_or((0, 0), |e| (e.level, e.until.as_millis()));
+            let mut entry = level.to_be_bytes().to_vec();
+            entry.extend_from_slice(&until.to_be_bytes());
             entry
         })
         .collect()
@@ -446,18 +514,72 @@ fn record_params(r: &Record) -> Result<Vec<Box<dyn rusqlite::ToSql + Send>>, Sto
         Box::new(r.client.ip_prefix.clone()),
         Box::new(r.expires_at().as_millis()),
         Box::new(retired_blob(&r.retired)),
+        Box::new(
+            r.previous
+                .and_then(|p| p.elevation)
+                .map(|e| i64::from(e.level)),
+        ),
+        Box::new(
+            r.previous
+                .and_then(|p| p.elevation)
+                .map(|e| e.until.as_millis()),
+        ),
+        Box::new(retired_elevation_blob(&r.retired)),
     ])
 }
 
+/// The subject's revocation epoch (0 when it has none yet).
+fn epoch_of(conn: &Connection, subject: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT epoch FROM subject_epochs WHERE subject = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![subject], |row| row.get::<_, i64>(0))
+                .optional()
+        })
+        .map(Option::unwrap_or_default)
+        .map_err(failed)
+}
+
+fn revoke_all(
+    conn: &Connection,
+    subject: &str,
+    except: &[u8],
+) -> Result<Vec<SessionId>, StoreError> {
+    let ids = conn
+        .prepare_cached("DELETE FROM sessions WHERE subject = ?1 AND id != ?2 RETURNING id")
+        .and_then(|mut s| {
+            s.query_map(params![subject, except], |row| blob32(row, 0))?
+                .collect::<rusqlite::Result<Vec<[u8; 32]>>>()
+        })
+        .map_err(failed)?;
+    conn.prepare_cached(
+        "INSERT INTO subject_epochs (subject, epoch) VALUES (?1, 1) \
+         ON CONFLICT(subject) DO UPDATE SET epoch = epoch + 1",
+    )
+    .and_then(|mut s| s.execute(params![subject]))
+    .map_err(failed)?;
+    Ok(ids.into_iter().map(SessionId::from_bytes).collect())
+}
+
 impl Store for SqliteStore {
-    async fn create(&self, record: &Record) -> Result<Created, StoreError> {
+    async fn create(&self, record: &Record, epoch: Option<u64>) -> Result<Created, StoreError> {
         let p = record_params(record)?;
+        let condition = match (&record.subject, epoch) {
+            (Some(subject), Some(epoch)) => Some((subject.clone(), version_param(epoch))),
+            _ => None,
+        };
         self.write(move |conn| {
+            // The writer runs one job at a time: nothing can move the epoch between the check
+            // and the insert.
+            if let Some((subject, expected)) = &condition {
+                if epoch_of(conn, subject)? != *expected {
+                    return Ok(Created::Revoked);
+                }
+            }
             let n = conn
                 .prepare_cached(&format!(
                     "INSERT INTO sessions ({COLUMNS}, expires_at) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19, ?18) \
-                     ON CONFLICT(id) DO NOTHING"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     ?19, ?20, ?21, ?22, ?18) ON CONFLICT(id) DO NOTHING"
                 ))
                 .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
                 .map_err(failed)?;
@@ -494,7 +616,8 @@ impl Store for SqliteStore {
                  subject = ?5, created_at = ?6, last_seen = ?7, idle_deadline = ?8, \
                  absolute_deadline = ?9, auth_time = ?10, auth_level = ?11, elev_level = ?12, \
                  elev_until = ?13, version = ?14, data = ?15, user_agent = ?16, ip_prefix = ?17, \
-                 expires_at = ?18, retired = ?19 WHERE id = ?1 AND version = ?20",
+                 expires_at = ?18, retired = ?19, prev_elev_level = ?20, prev_elev_until = ?21, \
+                 retired_elev = ?22 WHERE id = ?1 AND version = ?23",
             )
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
             .map_err(failed)?;
@@ -527,6 +650,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn subject_epoch(&self, subject: &str) -> Result<u64, StoreError> {
+        let conn = self.reader()?;
+        let epoch = epoch_of(&conn, subject)?;
+        Ok(u64::try_from(epoch).unwrap_or(0))
+    }
+
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
         let raws = {
             let conn = self.reader()?;
@@ -545,15 +674,72 @@ impl Store for SqliteStore {
         &self,
         subject: &str,
         except: Option<&SessionId>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         let except = except.map(|id| id.as_bytes().to_vec()).unwrap_or_default();
         let subject = subject.to_owned();
         self.write(move |conn| {
-            let n = conn
-                .prepare_cached("DELETE FROM sessions WHERE subject = ?1 AND id != ?2")
-                .and_then(|mut s| s.execute(params![subject, except]))
+            // One savepoint: the deletes and the epoch move commit together or not at all,
+            // inside a group-commit batch or on their own.
+            conn.execute_batch("SAVEPOINT revoke_all").map_err(failed)?;
+            let result = revoke_all(conn, &subject, &except);
+            let end = if result.is_ok() {
+                "RELEASE revoke_all"
+            } else {
+                "ROLLBACK TO revoke_all; RELEASE revoke_all"
+            };
+            conn.execute_batch(end).map_err(failed)?;
+            result
+        })
+        .await
+    }
+
+    async fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<Vec<SigningKey>, StoreError> {
+        let (purpose, fresh) = (purpose.to_owned(), fresh.to_vec());
+        // On the writer: the insert-if-absent and the read must see one state.
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO signing_keys (purpose, newest) VALUES (?1, ?2) \
+                 ON CONFLICT(purpose) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![purpose, fresh]))
+            .map_err(failed)?;
+            let (newest, previous) = conn
+                .prepare_cached("SELECT newest, previous FROM signing_keys WHERE purpose = ?1")
+                .and_then(|mut s| {
+                    s.query_row(params![purpose], |row| {
+                        Ok((blob32(row, 0)?, row.get::<_, Option<Vec<u8>>>(1)?))
+                    })
+                })
                 .map_err(failed)?;
-            Ok(n as u64)
+            let mut keys = vec![newest];
+            if let Some(previous) = previous {
+                keys.push(previous.try_into().map_err(|_| {
+                    StoreError::Corrupt("a stored signing key is not 32 bytes".into())
+                })?);
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<(), StoreError> {
+        let (purpose, fresh) = (purpose.to_owned(), fresh.to_vec());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO signing_keys (purpose, newest) VALUES (?1, ?2) \
+                 ON CONFLICT(purpose) DO UPDATE SET previous = newest, newest = excluded.newest",
+            )
+            .and_then(|mut s| s.execute(params![purpose, fresh]))
+            .map_err(failed)?;
+            Ok(())
         })
         .await
     }
@@ -571,5 +757,39 @@ impl Store for SqliteStore {
             Ok(n as u64)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(store: &SqliteStore) -> i64 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(store.write(|conn| {
+                conn.pragma_query_value(None, "synchronous", |row| row.get::<_, i64>(0))
+                    .map_err(failed)
+            }))
+            .unwrap()
+    }
+
+    /// Item 10 of the hardening review: on d318b6c the writer ran `synchronous=NORMAL`, so an
+    /// OS crash could roll back an acknowledged logout. The writer connection itself is asked.
+    #[test]
+    fn acknowledged_writes_are_fsynced_unless_relaxed_by_name() {
+        let dir = std::env::temp_dir().join(format!("tessera-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let full = SqliteStore::open(dir.join("full.db")).unwrap();
+        assert_eq!(full.durability(), Durability::Full);
+        assert_eq!(synchronous(&full), 2, "FULL");
+        let relaxed = SqliteStore::open_with(
+            dir.join("relaxed.db"),
+            Durability::RelaxedLosesRecentWritesOnPowerLoss,
+        )
+        .unwrap();
+        assert_eq!(synchronous(&relaxed), 1, "NORMAL");
     }
 }

@@ -34,7 +34,11 @@ async fn sessions_survive_reopening_the_file() {
     let token = {
         let engine = Engine::new(SqliteStore::open(&path).unwrap());
         engine
-            .login(None, "alice", LoginOptions::default())
+            .login(
+                None,
+                engine.login_ticket("alice").await.unwrap(),
+                LoginOptions::default(),
+            )
             .await
             .unwrap()
             .token
@@ -86,7 +90,11 @@ async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
     let path = temp_path("corrupt");
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
     let issued = engine
-        .login(None, "alice", LoginOptions::default())
+        .login(
+            None,
+            engine.login_ticket("alice").await.unwrap(),
+            LoginOptions::default(),
+        )
         .await
         .unwrap();
     rusqlite_conn(&path)
@@ -107,14 +115,24 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
     let token = {
         let engine = Engine::new(SqliteStore::open(&path).unwrap());
         engine
-            .login(None, "alice", LoginOptions::default())
+            .login(
+                None,
+                engine.login_ticket("alice").await.unwrap(),
+                LoginOptions::default(),
+            )
             .await
             .unwrap()
             .token
     };
-    // Turn the file back into schema version 1: no `retired` column.
+    // Turn the file back into schema version 1: none of the later columns and tables.
     rusqlite_conn(&path)
-        .execute_batch("ALTER TABLE sessions DROP COLUMN retired; PRAGMA user_version = 1;")
+        .execute_batch(
+            "ALTER TABLE sessions DROP COLUMN retired; \
+             ALTER TABLE sessions DROP COLUMN prev_elev_level; \
+             ALTER TABLE sessions DROP COLUMN prev_elev_until; \
+             ALTER TABLE sessions DROP COLUMN retired_elev; \
+             DROP TABLE subject_epochs; DROP TABLE signing_keys; PRAGMA user_version = 1;",
+        )
         .unwrap();
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
     assert_eq!(
@@ -124,9 +142,16 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
     let version: i64 = rusqlite_conn(&path)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let once = engine.rotate(&token).await.unwrap();
     engine.rotate(&once.token).await.unwrap();
+    // The epoch table works on the migrated file: revoke-all refuses a stale ticket.
+    let ticket = engine.login_ticket("alice").await.unwrap();
+    engine.revoke_all("alice", None).await.unwrap();
+    assert!(matches!(
+        engine.login(None, ticket, LoginOptions::default()).await,
+        Err(tessera_core::Error::SubjectRevoked)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,10 +167,11 @@ async fn racing_logins_under_a_cap_leave_the_newest_session() {
         .build();
     for round in 0..30 {
         let subject = format!("user{round}");
-        let (a, b) = tokio::join!(
-            engine.login(None, &subject, LoginOptions::default()),
-            engine.login(None, &subject, LoginOptions::default())
-        );
+        let login = || async {
+            let ticket = engine.login_ticket(&subject).await?;
+            engine.login(None, ticket, LoginOptions::default()).await
+        };
+        let (a, b) = tokio::join!(login(), login());
         let (a, b) = (a.unwrap(), b.unwrap());
         let live_a = engine.resolve(&a.token).await.unwrap().is_some();
         let live_b = engine.resolve(&b.token).await.unwrap().is_some();
@@ -184,7 +210,7 @@ async fn group_commit_answers_match_what_was_committed() {
             };
             let (_, record) = sample_record(Some(&subject), now);
             tasks.push(tokio::spawn(async move {
-                let answer = store.create(&record).await;
+                let answer = store.create(&record, None).await;
                 (record.id, answer)
             }));
         }
@@ -193,7 +219,7 @@ async fn group_commit_answers_match_what_was_committed() {
             let stored = store.load(&id).await.unwrap().is_some();
             match answer {
                 Ok(Created::Inserted) => assert!(stored, "told written, but not in the file"),
-                Ok(Created::Collision) => panic!("no collision expected"),
+                Ok(Created::Collision | Created::Revoked) => panic!("no collision expected"),
                 Err(_) => assert!(!stored, "told failed, but it is in the file"),
             }
         }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tessera_core::{
-    ClientInfo, Engine, Error, Issued, LoginOptions, Session, SessionId, Store, Token,
+    ClientInfo, Engine, Error, EventKind, Issued, LoginOptions, LoginTicket, LogoutOutcome,
+    Session, SessionId, Store, Token,
 };
 
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
@@ -15,15 +16,27 @@ pub(crate) type DataChange<'a> = Box<dyn FnMut(&mut Map<String, Value>) + Send +
 pub(crate) trait Backend: Send + Sync + 'static {
     fn resolve<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Option<Session>>;
     fn begin(&self, client: ClientInfo) -> BoxFut<'_, Issued>;
+    fn login_ticket<'a>(&'a self, subject: &'a str) -> BoxFut<'a, LoginTicket>;
     fn login<'a>(
         &'a self,
         prev: Option<&'a Token>,
-        subject: &'a str,
+        ticket: LoginTicket,
         o: LoginOptions,
     ) -> BoxFut<'a, Issued>;
     fn rotate<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Issued>;
     fn elevate<'a>(&'a self, token: &'a Token, level: u32, d: Duration) -> BoxFut<'a, Issued>;
-    fn logout<'a>(&'a self, token: &'a Token) -> BoxFut<'a, ()>;
+    fn logout_or_defer<'a>(
+        &'a self,
+        token: &'a Token,
+    ) -> Pin<Box<dyn Future<Output = LogoutOutcome> + Send + 'a>>;
+    fn sign<'a>(&'a self, purpose: &'a str, message: &'a [u8]) -> BoxFut<'a, [u8; 32]>;
+    fn verify_signature<'a>(
+        &'a self,
+        purpose: &'a str,
+        message: &'a [u8],
+        tag: &'a [u8],
+    ) -> BoxFut<'a, bool>;
+    fn report(&self, kind: EventKind, session: Option<&SessionId>);
     fn modify<'a>(&'a self, id: &'a SessionId, change: DataChange<'a>) -> BoxFut<'a, Session>;
     fn list<'a>(&'a self, subject: &'a str) -> BoxFut<'a, Vec<Session>>;
     fn revoke<'a>(&'a self, subject: &'a str, id: &'a SessionId) -> BoxFut<'a, bool>;
@@ -39,13 +52,16 @@ impl<S: Store> Backend for Engine<S> {
     fn begin(&self, client: ClientInfo) -> BoxFut<'_, Issued> {
         Box::pin(Engine::begin(self, client))
     }
+    fn login_ticket<'a>(&'a self, subject: &'a str) -> BoxFut<'a, LoginTicket> {
+        Box::pin(Engine::login_ticket(self, subject))
+    }
     fn login<'a>(
         &'a self,
         prev: Option<&'a Token>,
-        subject: &'a str,
+        ticket: LoginTicket,
         o: LoginOptions,
     ) -> BoxFut<'a, Issued> {
-        Box::pin(Engine::login(self, prev, subject, o))
+        Box::pin(Engine::login(self, prev, ticket, o))
     }
     fn rotate<'a>(&'a self, token: &'a Token) -> BoxFut<'a, Issued> {
         Box::pin(Engine::rotate(self, token))
@@ -53,8 +69,25 @@ impl<S: Store> Backend for Engine<S> {
     fn elevate<'a>(&'a self, token: &'a Token, level: u32, d: Duration) -> BoxFut<'a, Issued> {
         Box::pin(Engine::elevate(self, token, level, d))
     }
-    fn logout<'a>(&'a self, token: &'a Token) -> BoxFut<'a, ()> {
-        Box::pin(Engine::logout(self, token))
+    fn logout_or_defer<'a>(
+        &'a self,
+        token: &'a Token,
+    ) -> Pin<Box<dyn Future<Output = LogoutOutcome> + Send + 'a>> {
+        Box::pin(Engine::logout_or_defer(self, token))
+    }
+    fn sign<'a>(&'a self, purpose: &'a str, message: &'a [u8]) -> BoxFut<'a, [u8; 32]> {
+        Box::pin(Engine::sign(self, purpose, message))
+    }
+    fn verify_signature<'a>(
+        &'a self,
+        purpose: &'a str,
+        message: &'a [u8],
+        tag: &'a [u8],
+    ) -> BoxFut<'a, bool> {
+        Box::pin(Engine::verify_signature(self, purpose, message, tag))
+    }
+    fn report(&self, kind: EventKind, session: Option<&SessionId>) {
+        Engine::report(self, kind, session, None);
     }
     fn modify<'a>(&'a self, id: &'a SessionId, change: DataChange<'a>) -> BoxFut<'a, Session> {
         Box::pin(async move { Ok(Engine::modify(self, id, change).await?.0) })

@@ -8,6 +8,12 @@
 //!    cookies to abuse, and pass.
 //! 2. **The synchronizer token** for forms: [`crate::Session::csrf_token`] puts a per-session
 //!    random value in a hidden field, [`crate::Session::verify_csrf`] checks it in constant time.
+//!    A visitor without a session (a login page) gets a **signed** token instead, so a page view
+//!    costs no store write: a random nonce in the pre-session cookie
+//!    ([`crate::CookieConfig::pre_session_name`]) and, in the form, the HMAC-SHA256 of that
+//!    nonce under a key the store keeps and can rotate ([`tessera_core::keyring`]). A forger
+//!    would need the key, and a login-CSRF attacker would need to plant the victim's
+//!    `__Host-` pre-session cookie, which a sibling subdomain cannot.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -131,6 +137,30 @@ pub(crate) fn new_synchronizer_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The purpose anonymous CSRF tokens are signed for.
+pub(crate) const ANONYMOUS_CSRF_PURPOSE: &str = "tessera/csrf/anonymous/v1";
+
+/// A pre-session nonce as the cookie carries it: exactly 43 base64url characters (256 bits).
+pub(crate) fn valid_nonce(nonce: &str) -> bool {
+    nonce.len() == 43
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The form value of an anonymous CSRF token: its signature, base64url.
+pub(crate) fn encode_signature(tag: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(tag)
+}
+
+/// The signature a submitted anonymous token carries, if it is one at all.
+pub(crate) fn decode_signature(submitted: &str) -> Option<Vec<u8>> {
+    if submitted.len() != 43 {
+        return None;
+    }
+    URL_SAFE_NO_PAD.decode(submitted).ok()
 }
 
 /// Compares a submitted token with the session's, in constant time.

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT};
+use http::header::{CACHE_CONTROL, HOST, SET_COOKIE, USER_AGENT};
 use http::{HeaderValue, Request, StatusCode};
-use tessera_core::{ClientInfo, Engine, Session as CoreSession, Store, Token};
+use tessera_core::{ClientInfo, Engine, EventKind, Session as CoreSession, Store, Token};
 use tower::{Layer, Service};
 
 use crate::backend::Backend;
 use crate::csrf::CsrfGuard;
-use crate::transport::{host_is_loopback, presented, CookieConfig, Presented};
+use crate::transport::{host_is_loopback, read, single_value, CookieConfig, Presented};
 
 /// What to do when the store cannot answer while resolving a session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,8 +133,20 @@ pub(crate) enum CookieAction {
     Clear,
 }
 
+/// What the response must do with the pre-session cookie (anonymous CSRF nonce).
+#[derive(Debug, Default)]
+pub(crate) enum PreCookieAction {
+    #[default]
+    Keep,
+    Set(String),
+    Clear,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct State {
+    pub(crate) pre_cookie: PreCookieAction,
+    /// A CSRF token was handed out: the page embedding it must not be cached.
+    pub(crate) csrf_issued: bool,
     pub(crate) resolved: bool,
     /// The token valid for the rest of this request (presented and live, or just issued).
     pub(crate) token: Option<Token>,
@@ -150,6 +162,11 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: Arc<LayerConfig>,
     pub(crate) presented: Presented,
+    /// The pre-session nonce the request carried (well-formed, exactly one).
+    pub(crate) pre_nonce: Option<String>,
+    /// Removals of cookies a sibling may have tossed under the session cookie's name, sent with
+    /// the response to a request that carried that name twice.
+    tossed_removals: Vec<HeaderValue>,
     /// Raw client metadata; turned into [`ClientInfo`] only when a session is created.
     user_agent: Option<HeaderValue>,
     ip: Option<std::net::IpAddr>,
@@ -195,32 +212,54 @@ where
                 return Box::pin(async move { Ok(response) });
             }
         }
-        // Without Secure, both the Host and (when known) the peer address must be loopback: a
-        // proxy may rewrite Host to 127.0.0.1 for a request that crossed a real network.
+        // Without Secure, both the Host and the peer address must be loopback: a same-host
+        // proxy may rewrite Host to localhost for a request that crossed a real network, so
+        // Host alone is never trusted. Without the peer address (no ConnectInfo) it is refused.
         let peer_is_loopback = req
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .is_none_or(|c| c.0.ip().is_loopback());
+            .is_some_and(|c| c.0.ip().is_loopback());
         let transport_ok =
             config.cookie.is_secure() || (host_is_loopback(req.headers()) && peer_is_loopback);
         if !transport_ok {
             tracing::error!(
                 target: "tessera::transport",
-                "session cookie without Secure is only allowed on loopback; sessions disabled for this request"
+                "session cookie without Secure is only allowed on loopback (Host and peer address); sessions disabled for this request"
             );
         }
-        let presented = if transport_ok {
-            presented(req.headers(), config.cookie.name())
+        let (presented, pre_nonce, tossed_removals) = if transport_ok {
+            let reading = read(req.headers(), config.cookie.name());
+            if reading.tossing_suspected() {
+                let session = match &reading.presented {
+                    Presented::Token(t) => Some(t.session_id()),
+                    _ => None,
+                };
+                self.layer.backend.report(
+                    EventKind::CookieTossingSuspected {
+                        look_alikes: reading.look_alikes,
+                        exact: reading.exact,
+                    },
+                    session.as_ref(),
+                );
+            }
+            let removals = if matches!(reading.presented, Presented::Duplicate) {
+                let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+                config.cookie.tossed_cookie_removals(host, req.uri().path())
+            } else {
+                Vec::new()
+            };
+            let pre = single_value(req.headers(), &config.cookie.pre_session_name())
+                .filter(|n| crate::csrf::valid_nonce(n));
+            (reading.presented, pre, removals)
         } else {
-            Presented::None
+            (Presented::None, None, Vec::new())
         };
-        if matches!(presented, Presented::Duplicate) {
-            tracing::warn!(target: "tessera::audit", event = "duplicate_cookie", "several session cookies in one request (cookie tossing?); none trusted");
-        }
         let shared = Arc::new(Shared {
             backend: Arc::clone(&self.layer.backend),
             config: Arc::clone(&config),
             presented,
+            pre_nonce,
+            tossed_removals,
             user_agent: req.headers().get(USER_AGENT).cloned(),
             ip: req
                 .extensions()
@@ -241,37 +280,59 @@ where
     }
 }
 
-/// Writes the cookie decision and the cache headers into the response.
+/// Writes the cookie decisions and the cache headers into the response.
 fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
-    let (action, authenticated, logged_out, presented_bad) = match shared.state.lock() {
+    let (action, pre, authenticated, logged_out, csrf_issued, poisoned) = match shared.state.lock()
+    {
         Ok(mut state) => (
             std::mem::take(&mut state.cookie),
+            std::mem::take(&mut state.pre_cookie),
             state.authenticated,
             state.logged_out,
+            state.csrf_issued,
             false,
         ),
-        Err(_) => (CookieAction::Clear, false, false, true),
+        Err(_) => (
+            CookieAction::Clear,
+            PreCookieAction::Keep,
+            false,
+            false,
+            false,
+            true,
+        ),
     };
-    // A malformed or duplicated cookie is cleared even when the handler never looked at it.
+    // A malformed session cookie is cleared even when the handler never looked at it. A
+    // duplicated one is not: clearing the host-only cookie would leave the tossed one as the
+    // only cookie, and the victim would be signed into the attacker's session. The tossed
+    // cookies are expired instead (tossed_removals), which cannot touch the real one.
     let action = match (action, &shared.presented) {
-        (CookieAction::Keep, Presented::Malformed | Presented::Duplicate) => CookieAction::Clear,
+        (CookieAction::Keep, Presented::Malformed) => CookieAction::Clear,
         (a, _) => a,
     };
-    let headers = response.headers_mut();
-    let set = match &action {
-        CookieAction::Keep => None,
+    let mut set = Vec::new();
+    match &action {
+        CookieAction::Keep => {}
         CookieAction::Set { token, max_age } => {
-            Some(config.cookie.set_cookie(Some(token), *max_age))
+            set.push(config.cookie.set_cookie(Some(token), *max_age));
         }
-        CookieAction::Clear => Some(config.cookie.set_cookie(None, None)),
-    };
-    if let Some(value) = set {
-        if shared.transport_ok {
+        CookieAction::Clear => set.push(config.cookie.set_cookie(None, None)),
+    }
+    match &pre {
+        PreCookieAction::Keep => {}
+        PreCookieAction::Set(nonce) => set.push(config.cookie.set_pre_session_cookie(Some(nonce))),
+        PreCookieAction::Clear => set.push(config.cookie.set_pre_session_cookie(None)),
+    }
+    set.extend(shared.tossed_removals.iter().cloned());
+    let headers = response.headers_mut();
+    let no_store = !set.is_empty() || authenticated || csrf_issued || poisoned;
+    if shared.transport_ok {
+        for value in set {
             headers.append(SET_COOKIE, value);
         }
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if authenticated || presented_bad {
-        // A signed-in response is never cacheable, whatever the handler set.
+    }
+    if no_store {
+        // A signed-in response, or a page that embeds a CSRF token, is never cacheable,
+        // whatever the handler set.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if logged_out && config.clear_site_data {

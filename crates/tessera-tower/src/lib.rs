@@ -11,8 +11,11 @@
 //! }
 //!
 //! async fn login(session: Session) -> Result<&'static str, SessionError> {
-//!     // ... check the password first ...
-//!     session.login("alice").await?;
+//!     // The ticket comes before the password check: a password change in between (which
+//!     // revokes alice's sessions) then refuses this login instead of letting it outlive it.
+//!     let ticket = session.login_ticket("alice").await?;
+//!     // ... check the password ...
+//!     session.login(ticket).await?;
 //!     Ok("welcome")
 //! }
 //!
@@ -28,8 +31,15 @@
 //! What the layer guarantees (each is a test in this crate):
 //! * the token travels only in the cookie (default `__Host-session; Secure; HttpOnly;
 //!   SameSite=Lax; Path=/`), never read from a URL;
-//! * two session cookies in one request (cookie tossing) are rejected, and a malformed one is
+//! * the session cookie is found by its exact name (only ASCII space and tab trimmed, as
+//!   browsers do): a look-alike name (Unicode spaces, zero-width characters, case,
+//!   `%`-encoding) is never it, and is reported as an audit event;
+//! * two session cookies in one request (cookie tossing) are rejected without clearing the
+//!   real one (only cookies a sibling could have planted are expired), and a malformed one is
 //!   cleared, with a clean unauthenticated response;
+//! * sign-out clears the cookie whatever the store does, and ends the session on the server as
+//!   soon as the store answers;
+//! * a login page's CSRF token costs no store write (signed, bound to a pre-session cookie);
 //! * every response that sets or clears the cookie, or that a signed-in session produced,
 //!   carries `Cache-Control: no-store`;
 //! * unsafe methods from another site are refused (Fetch Metadata, then `Origin`);

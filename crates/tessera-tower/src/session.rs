@@ -10,10 +10,16 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tessera_core::{Error, Issued, LoginOptions, Session as CoreSession, SessionId, Timestamp};
+use tessera_core::{
+    Error, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session as CoreSession, SessionId,
+    Timestamp,
+};
 
-use crate::csrf::{new_synchronizer_token, synchronizer_matches, CSRF_KEY};
-use crate::layer::{CookieAction, OnStoreError, Shared};
+use crate::csrf::{
+    decode_signature, encode_signature, new_synchronizer_token, synchronizer_matches,
+    ANONYMOUS_CSRF_PURPOSE, CSRF_KEY,
+};
+use crate::layer::{CookieAction, OnStoreError, PreCookieAction, Shared};
 use crate::transport::Presented;
 
 /// Why a session operation failed. Its response never includes internals or tokens.
@@ -40,6 +46,10 @@ impl IntoResponse for SessionError {
             Self::Engine(Error::NoSession) | Self::NotSignedIn => {
                 (StatusCode::UNAUTHORIZED, "not signed in")
             }
+            Self::Engine(Error::SubjectRevoked) => (
+                StatusCode::UNAUTHORIZED,
+                "the account's sessions were ended while signing in; sign in again",
+            ),
             Self::Engine(Error::Conflict { .. } | Error::AlreadyRotated) => {
                 (StatusCode::CONFLICT, "session changed concurrently; retry")
             }
@@ -299,9 +309,16 @@ impl Session {
         Ok(id)
     }
 
-    /// Signs `subject` in: a fresh token, the old session destroyed (no fixation).
-    pub async fn login(&self, subject: &str) -> Result<(), SessionError> {
-        self.login_with(subject, LoginOptions::default(), false)
+    /// Takes a [`LoginTicket`] for `subject`. Call it **before** checking the password, then pass
+    /// it to [`Session::login`]: if the user's sessions are revoked in between (a password
+    /// change elsewhere), the login is refused instead of outliving the change.
+    pub async fn login_ticket(&self, subject: &str) -> Result<LoginTicket, SessionError> {
+        Ok(self.shared.backend.login_ticket(subject).await?)
+    }
+
+    /// Signs the ticket's subject in: a fresh token, the old session destroyed (no fixation).
+    pub async fn login(&self, ticket: LoginTicket) -> Result<(), SessionError> {
+        self.login_with(ticket, LoginOptions::default(), false)
             .await
     }
 
@@ -309,7 +326,7 @@ impl Session {
     /// instead of ending with the browser session.
     pub async fn login_with(
         &self,
-        subject: &str,
+        ticket: LoginTicket,
         mut options: LoginOptions,
         remember_me: bool,
     ) -> Result<(), SessionError> {
@@ -319,10 +336,13 @@ impl Session {
         let issued = self
             .shared
             .backend
-            .login(previous.as_ref(), subject, options)
+            .login(previous.as_ref(), ticket, options)
             .await?;
         let max_age = remember_me.then(|| self.shared.backend.absolute_lifetime());
         self.adopt(issued, max_age);
+        if self.shared.pre_nonce.is_some() {
+            self.lock().pre_cookie = PreCookieAction::Clear;
+        }
         Ok(())
     }
 
@@ -348,18 +368,22 @@ impl Session {
         Ok(())
     }
 
-    /// Ends the session on the server and clears the cookie.
-    pub async fn logout(&self) -> Result<(), SessionError> {
-        if let Some(token) = self.acting_token() {
-            self.shared.backend.logout(&token).await?;
-        }
+    /// Signs out: the cookie is cleared (and `Clear-Site-Data` sent where configured) whatever
+    /// the store does, and the session ends on the server. If the store cannot answer, the
+    /// server-side end is queued and retried ([`LogoutOutcome::Pending`]; tell the user it is
+    /// pending), and this process already refuses the session. Sign-out never fails open.
+    pub async fn logout(&self) -> LogoutOutcome {
+        let outcome = match self.acting_token() {
+            Some(token) => self.shared.backend.logout_or_defer(&token).await,
+            None => LogoutOutcome::Ended,
+        };
         let mut state = self.lock();
         state.session = None;
         state.token = None;
         state.authenticated = false;
         state.logged_out = true;
         state.cookie = CookieAction::Clear;
-        Ok(())
+        outcome
     }
 
     fn require_subject(&self) -> Result<(String, SessionId), SessionError> {
@@ -407,20 +431,64 @@ impl Session {
         Ok(self.shared.backend.revoke_all(&subject, Some(&own)).await?)
     }
 
-    /// The per-session synchronizer token for forms, created on first use (which starts an
-    /// anonymous session if there is none, e.g. on a login page).
+    /// The CSRF token for forms. With a session, its per-session synchronizer token (created
+    /// on first use). Without one (a login page), a signed token bound to the pre-session
+    /// cookie: no session is started and nothing is written to the store, so anonymous page
+    /// views cannot fill it. Either way the response is marked `no-store`.
     pub async fn csrf_token(&self) -> Result<String, SessionError> {
+        self.lock().csrf_issued = true;
         if let Some(existing) = self.get::<String>(CSRF_KEY)? {
             return Ok(existing);
         }
+        if self.id().is_some() {
+            let fresh =
+                new_synchronizer_token().ok_or(Error::Token(tessera_core::TokenError::Random))?;
+            self.insert(CSRF_KEY, &fresh).await?;
+            return Ok(fresh);
+        }
+        self.check_transport()?;
+        let nonce = self.pre_session_nonce()?;
+        let tag = self
+            .shared
+            .backend
+            .sign(ANONYMOUS_CSRF_PURPOSE, nonce.as_bytes())
+            .await?;
+        Ok(encode_signature(&tag))
+    }
+
+    /// The pre-session nonce: the request's, one set earlier in this response, or a new one.
+    fn pre_session_nonce(&self) -> Result<String, SessionError> {
+        let mut state = self.lock();
+        if let PreCookieAction::Set(nonce) = &state.pre_cookie {
+            return Ok(nonce.clone());
+        }
+        if let Some(nonce) = &self.shared.pre_nonce {
+            return Ok(nonce.clone());
+        }
         let fresh =
             new_synchronizer_token().ok_or(Error::Token(tessera_core::TokenError::Random))?;
-        self.insert(CSRF_KEY, &fresh).await?;
+        state.pre_cookie = PreCookieAction::Set(fresh.clone());
         Ok(fresh)
     }
 
-    /// True when `submitted` is this session's synchronizer token (constant-time compare).
-    pub fn verify_csrf(&self, submitted: &str) -> bool {
-        matches!(self.get::<String>(CSRF_KEY), Ok(Some(expected)) if synchronizer_matches(&expected, submitted))
+    /// True when `submitted` is this visitor's CSRF token: the session's synchronizer token
+    /// (constant-time compare), or, without a session, the signature of the request's
+    /// pre-session nonce. False when the store cannot be asked (fail closed).
+    pub async fn verify_csrf(&self, submitted: &str) -> bool {
+        if let Ok(Some(expected)) = self.get::<String>(CSRF_KEY) {
+            return synchronizer_matches(&expected, submitted);
+        }
+        if self.id().is_some() {
+            // A session's forms carry its synchronizer token, never a pre-session one.
+            return false;
+        }
+        let (Some(nonce), Some(tag)) = (&self.shared.pre_nonce, decode_signature(submitted)) else {
+            return false;
+        };
+        self.shared
+            .backend
+            .verify_signature(ANONYMOUS_CSRF_PURPOSE, nonce.as_bytes(), &tag)
+            .await
+            .unwrap_or(false)
     }
 }

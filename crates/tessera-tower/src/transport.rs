@@ -161,8 +161,26 @@ impl CookieConfig {
     /// `max_age` makes a persistent ("remember me") cookie; without it the cookie dies with the
     /// browser session.
     pub fn set_cookie(&self, token: Option<&Token>, max_age: Option<Duration>) -> HeaderValue {
-        let value = token.map(Token::expose).unwrap_or_default();
-        let mut cookie = Cookie::build((self.name.as_str(), value))
+        let value = token.map(Token::expose);
+        self.build(&self.name, value.as_deref(), max_age)
+    }
+
+    /// The name of the pre-session cookie: the session cookie's name with `-pre` appended (so it
+    /// keeps the `__Host-` prefix and its guarantees). It carries a random nonce that binds an
+    /// anonymous visitor's signed CSRF token, so a login form costs no store write.
+    pub fn pre_session_name(&self) -> String {
+        format!("{}-pre", self.name)
+    }
+
+    /// The `Set-Cookie` value that delivers the pre-session `nonce`, or removes it with `None`.
+    /// Same attributes as the session cookie, never persistent.
+    pub fn set_pre_session_cookie(&self, nonce: Option<&str>) -> HeaderValue {
+        self.build(&self.pre_session_name(), nonce, None)
+    }
+
+    /// One cookie with this configuration's attributes; `None` removes it.
+    fn build(&self, name: &str, value: Option<&str>, max_age: Option<Duration>) -> HeaderValue {
+        let mut cookie = Cookie::build((name, value.unwrap_or_default()))
             .http_only(true)
             .secure(self.secure)
             .same_site(self.same_site)
@@ -170,7 +188,7 @@ impl CookieConfig {
         if let Some(domain) = &self.domain {
             cookie = cookie.domain(domain.as_str());
         }
-        match (token, max_age) {
+        match (value, max_age) {
             (None, _) => {
                 cookie = cookie
                     .max_age(cookie::time::Duration::ZERO)
@@ -191,6 +209,92 @@ impl CookieConfig {
     }
 }
 
+/// Most parent domains and path prefixes [`CookieConfig::tossed_cookie_removals`] targets.
+const MAX_TOSS_DOMAINS: usize = 4;
+const MAX_TOSS_PATHS: usize = 6;
+
+impl CookieConfig {
+    /// `Set-Cookie` values that expire cookies a sibling subdomain may have planted under the
+    /// session cookie's exact name (cookie tossing), answering a request that carried the name
+    /// twice.
+    ///
+    /// A sibling can only plant a `Domain` cookie: one per parent domain of `host` (and the host
+    /// itself as a domain) and per path prefix of `path` (the tossed cookie was sent with this
+    /// request, so its path is one of them). A `Domain` cookie is a different cookie from the
+    /// host-only one this configuration sets, so none of these removals can delete the real
+    /// cookie and leave the tossed one: the victim is never signed into the attacker's session,
+    /// and after this response the real cookie is the only one left. A configuration with its
+    /// own `Domain` skips its own domain and path. A `__Host-` name gets none: browsers refuse
+    /// a `Domain` on it, so no sibling can toss it (and nothing the server sends could target
+    /// such a duplicate without also deleting the real cookie).
+    pub fn tossed_cookie_removals(&self, host: Option<&str>, path: &str) -> Vec<HeaderValue> {
+        if self.name.to_ascii_lowercase().starts_with("__host-") {
+            return Vec::new();
+        }
+        let Some(host) = host.map(host_without_port) else {
+            return Vec::new();
+        };
+        if host.parse::<std::net::IpAddr>().is_ok()
+            || host.starts_with('[')
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            return Vec::new();
+        }
+        let labels: Vec<&str> = host.split('.').collect();
+        let domains: Vec<String> = (0..labels.len().saturating_sub(1))
+            .map(|i| labels.get(i..).unwrap_or_default().join("."))
+            .take(MAX_TOSS_DOMAINS)
+            .collect();
+        let mut paths = vec!["/".to_owned()];
+        let mut prefix = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            if paths.len() >= MAX_TOSS_PATHS
+                || !segment.bytes().all(|b| b.is_ascii_graphic() && b != b';')
+            {
+                break;
+            }
+            prefix.push('/');
+            prefix.push_str(segment);
+            paths.push(prefix.clone());
+        }
+        let mut out = Vec::new();
+        for domain in &domains {
+            for p in &paths {
+                let own = self
+                    .domain
+                    .as_deref()
+                    .is_some_and(|d| d.trim_start_matches('.').eq_ignore_ascii_case(domain))
+                    && *p == self.path;
+                if own {
+                    continue;
+                }
+                let cookie = Cookie::build((self.name.as_str(), ""))
+                    .http_only(true)
+                    .secure(self.secure)
+                    .same_site(self.same_site)
+                    .domain(domain.as_str())
+                    .path(p.as_str())
+                    .max_age(cookie::time::Duration::ZERO)
+                    .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+                if let Ok(mut v) = HeaderValue::from_str(&cookie.build().to_string()) {
+                    v.set_sensitive(true);
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host;
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
 /// What the request presented as its session cookie.
 #[derive(Debug, Clone)]
 pub enum Presented {
@@ -200,32 +304,164 @@ pub enum Presented {
     Token(Token),
     /// One session cookie that is not a token (garbage, truncated, oversized).
     Malformed,
-    /// More than one session cookie: cookie tossing from a sibling domain or path. Rejected.
+    /// More than one cookie with the session cookie's exact name: cookie tossing from a sibling
+    /// domain or path. None is trusted.
     Duplicate,
 }
 
-/// Reads the session cookie from every `Cookie` header. The URL is never consulted.
-pub fn presented(headers: &HeaderMap, name: &str) -> Presented {
-    let mut found: Option<Result<Token, ()>> = None;
-    for header in headers.get_all(COOKIE) {
-        // Other cookies may carry non-ASCII bytes; decode lossily so that only a pair named like
-        // ours can spoil the session cookie (a U+FFFD in it fails the token parse).
-        let text = String::from_utf8_lossy(header.as_bytes());
-        for cookie in Cookie::split_parse(text.as_ref()).flatten() {
-            if cookie.name() != name {
+/// The session cookie as the request carried it, and what imitated it.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// The cookie with exactly the session cookie's name.
+    pub presented: Presented,
+    /// Cookies whose name is not the session cookie's but normalises to it (Unicode spaces,
+    /// zero-width characters, letter case, `%`-encoding). Never used; counted for the audit.
+    pub look_alikes: u32,
+    /// Cookies with exactly the session cookie's name (more than one is tossing).
+    pub exact: u32,
+}
+
+impl Reading {
+    /// True when the request carried cookies that imitate or duplicate the session cookie.
+    pub fn tossing_suspected(&self) -> bool {
+        self.look_alikes > 0 || self.exact > 1
+    }
+}
+
+/// One `name=value` pair of a `Cookie` header, split as browsers and RFC 6265 §5.2 do: at the
+/// first `=`, with only ASCII space and tab trimmed around name and value. A pair without `=`
+/// has an empty name (a browser's "nameless" cookie), so it is never a named cookie.
+pub fn cookie_pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    header.split(|b| *b == b';').map(|pair| {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(eq) => (
+                pair.get(..eq).unwrap_or_default(),
+                pair.get(eq + 1..).unwrap_or_default(),
+            ),
+            None => (&[][..], pair),
+        };
+        (trim_sp_htab(name), trim_sp_htab(value))
+    })
+}
+
+fn trim_sp_htab(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// The name a lax parser might fold `name` into: `%`-decoded, without Unicode whitespace or
+/// zero-width and other invisible characters, ASCII-lowercased. A name whose folding equals the
+/// session cookie's folding, but whose bytes differ, is a look-alike.
+fn folded(name: &[u8]) -> String {
+    let decoded = percent_decoded(name);
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !is_invisible(*c))
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// True when `name` is not `wanted` but a lax parser could take it for it.
+fn is_look_alike(name: &[u8], wanted: &[u8]) -> bool {
+    if name.is_empty() || name.len() > 4 * wanted.len() + 64 {
+        return false;
+    }
+    // Fast path, every ordinary cookie: printable ASCII without `%` folds only by case.
+    if name.iter().all(|b| b.is_ascii_graphic() && *b != b'%') {
+        return name.eq_ignore_ascii_case(wanted);
+    }
+    folded(name) == folded(wanted)
+}
+
+/// Characters that render as nothing: zero-width spaces and joiners, word joiner, BOM, soft
+/// hyphen, and the other default-ignorable format characters a look-alike name can hide.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+        | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFF8}')
+}
+
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'%'));
+                i += 3;
                 continue;
             }
-            if found.is_some() {
-                return Presented::Duplicate;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+/// Reads the session cookie from every `Cookie` header, by **exact byte comparison** of the
+/// name (after trimming only ASCII space and tab, as browsers do). The URL is never consulted.
+///
+/// The `cookie` crate trims names with `str::trim`, which also strips Unicode whitespace: with
+/// it, `\u{2000}__Host-session` (a cookie any sibling subdomain can set, since browsers do not
+/// treat that name as prefixed) was read as `__Host-session`. Here such a name is a look-alike:
+/// counted, never used.
+pub fn read(headers: &HeaderMap, name: &str) -> Reading {
+    let wanted = name.as_bytes();
+    let mut reading = Reading {
+        presented: Presented::None,
+        look_alikes: 0,
+        exact: 0,
+    };
+    for header in headers.get_all(COOKIE) {
+        for (n, value) in cookie_pairs(header.as_bytes()) {
+            if n == wanted {
+                reading.exact = reading.exact.saturating_add(1);
+                reading.presented = if reading.exact > 1 {
+                    Presented::Duplicate
+                } else {
+                    match std::str::from_utf8(value).ok().map(Token::parse) {
+                        Some(Ok(token)) => Presented::Token(token),
+                        _ => Presented::Malformed,
+                    }
+                };
+            } else if is_look_alike(n, wanted) {
+                reading.look_alikes = reading.look_alikes.saturating_add(1);
             }
-            found = Some(Token::parse(cookie.value()).map_err(|_| ()));
         }
     }
-    match found {
-        None => Presented::None,
-        Some(Ok(token)) => Presented::Token(token),
-        Some(Err(())) => Presented::Malformed,
+    reading
+}
+
+/// The value of the one cookie named exactly `name`, if there is exactly one (for the
+/// pre-session cookie; a duplicate is not trusted).
+pub fn single_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = None;
+    for header in headers.get_all(COOKIE) {
+        for (n, value) in cookie_pairs(header.as_bytes()) {
+            if n == name.as_bytes() {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(String::from_utf8(value.to_vec()).ok()?);
+            }
+        }
     }
+    found
+}
+
+/// Reads the session cookie; see [`read`].
+pub fn presented(headers: &HeaderMap, name: &str) -> Presented {
+    read(headers, name).presented
 }
 
 /// True when the request's `Host` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
@@ -419,6 +655,133 @@ mod tests {
         assert!(
             matches!(presented(&mixed, DEFAULT_COOKIE_NAME), Presented::Token(p) if p.expose() == t.expose())
         );
+    }
+
+    /// The look-alike names the hardening review used ("cookie chaos"): the `cookie` crate reads
+    /// the Unicode-whitespace ones as the session cookie (its `str::trim`), the reader here never
+    /// does, and counts each as a look-alike.
+    #[test]
+    fn look_alikes_are_never_the_session_cookie_unlike_the_cookie_crate() {
+        let t = Token::generate().unwrap();
+        let crate_reads_it = |name: &str| {
+            Cookie::split_parse(format!("{name}={}", t.expose()))
+                .flatten()
+                .any(|c| c.name() == DEFAULT_COOKIE_NAME)
+        };
+        assert!(
+            crate_reads_it("\u{2000}__Host-session"),
+            "the crate's flaw this guards against"
+        );
+        assert!(crate_reads_it("\u{00A0}__Host-session"));
+        for name in [
+            "\u{2000}__Host-session",
+            "\u{00A0}__Host-session",
+            "\u{FEFF}__Host-session",
+            "\u{200B}__Host-session",
+            "__Host-session\u{3000}",
+            "__Host-\u{200D}session",
+            "%5F_Host-session",
+            "__Host%2Dsession",
+            "__host-session",
+            "__HOST-SESSION",
+            "\u{0085}__Host-session",
+        ] {
+            let mut h = HeaderMap::new();
+            h.append(
+                COOKIE,
+                HeaderValue::from_bytes(format!("{name}={}", t.expose()).as_bytes()).unwrap(),
+            );
+            let r = read(&h, DEFAULT_COOKIE_NAME);
+            assert!(
+                matches!(r.presented, Presented::None),
+                "{name:?} was read as the session cookie"
+            );
+            assert_eq!((r.look_alikes, r.exact), (1, 0), "{name:?}");
+            assert!(r.tossing_suspected());
+        }
+        // Other names are neither the cookie nor look-alikes.
+        let r = read(
+            &header("__Host-session2=x; session=y; __Host-sessio=z; a=1"),
+            DEFAULT_COOKIE_NAME,
+        );
+        assert_eq!((r.look_alikes, r.exact), (0, 0));
+        assert!(!r.tossing_suspected());
+    }
+
+    /// On ordinary headers (ASCII names, no look-alikes) the reader agrees with the `cookie`
+    /// crate on every pair it finds.
+    #[test]
+    fn the_reader_agrees_with_the_cookie_crate_on_ordinary_headers() {
+        for text in [
+            "a=1; b=2",
+            " a = 1 ;\tb=2\t",
+            "a=; b",
+            "a==1=2; c=\"q\"",
+            "__Host-session=abc; x=y",
+            ";;a=1;;",
+        ] {
+            let ours: Vec<(String, String)> = cookie_pairs(text.as_bytes())
+                .filter(|(n, _)| !n.is_empty())
+                .map(|(n, v)| {
+                    (
+                        String::from_utf8(n.to_vec()).unwrap(),
+                        String::from_utf8(v.to_vec()).unwrap(),
+                    )
+                })
+                .collect();
+            let theirs: Vec<(String, String)> = Cookie::split_parse(text)
+                .flatten()
+                .filter(|c| !c.name().is_empty())
+                .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                .collect();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn tossed_cookie_removals_never_target_the_host_only_cookie() {
+        let sid = CookieConfig::builder().name("sid").build().unwrap();
+        let r = sid.tossed_cookie_removals(Some("a.b.example.com:8443"), "/x/y");
+        let text: Vec<String> = r.iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        assert!(
+            !text.is_empty()
+                && text
+                    .iter()
+                    .all(|c| c.contains("Domain=") && c.contains("Max-Age=0"))
+        );
+        assert!(text
+            .iter()
+            .any(|c| c.contains("Domain=example.com") && c.contains("Path=/x/y")));
+        assert!(!text
+            .iter()
+            .any(|c| c.contains("Domain=com;") || c.ends_with("Domain=com")));
+        assert!(r.iter().all(HeaderValue::is_sensitive));
+        // Nothing for __Host- names, IP hosts, or no Host.
+        assert!(CookieConfig::default()
+            .tossed_cookie_removals(Some("app.example.com"), "/")
+            .is_empty());
+        assert!(sid
+            .tossed_cookie_removals(Some("10.0.0.1:80"), "/")
+            .is_empty());
+        assert!(sid.tossed_cookie_removals(None, "/").is_empty());
+        // A configuration with its own Domain never removes its own cookie.
+        let shared = CookieConfig::builder()
+            .name("sid")
+            .domain("example.com")
+            .build()
+            .unwrap();
+        let r = shared.tossed_cookie_removals(Some("app.example.com"), "/");
+        assert!(!r.is_empty());
+        for c in r.iter().map(|v| v.to_str().unwrap()) {
+            let attrs: Vec<&str> = c.split("; ").collect();
+            assert!(
+                !(attrs.contains(&"Domain=example.com") && attrs.contains(&"Path=/")),
+                "removes its own cookie: {c}"
+            );
+        }
+        // Bounded, whatever the path.
+        let deep = sid.tossed_cookie_removals(Some("a.b.c.d.e.f.example.com"), &"/p".repeat(100));
+        assert!(deep.len() <= 4 * 6);
     }
 
     #[test]

@@ -18,7 +18,8 @@ struct LoginQuery {
 }
 
 async fn login(session: Session, Query(q): Query<LoginQuery>) -> Result<StatusCode, SessionError> {
-    session.login(&q.user.to_string()).await?;
+    let ticket = session.login_ticket(&q.user.to_string()).await?;
+    session.login(ticket).await?;
     Ok(StatusCode::OK)
 }
 
@@ -26,9 +27,11 @@ async fn me(session: Session) -> Result<String, SessionError> {
     session.subject().ok_or(SessionError::NotSignedIn)
 }
 
-async fn logout(session: Session) -> Result<StatusCode, SessionError> {
-    session.logout().await?;
-    Ok(StatusCode::OK)
+async fn logout(session: Session) -> StatusCode {
+    match session.logout().await {
+        tessera_core::LogoutOutcome::Ended => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    }
 }
 
 pub(crate) fn app(store: AnyStore) -> Router {

@@ -9,15 +9,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tessera_core::{Engine, Policy, Timestamp};
-use tessera_tower::{Session, SessionError, SessionLayer, SessionSummary};
+use tessera_core::{Engine, Error, LogoutOutcome, Policy, Timestamp};
+use tessera_tower::{CookieConfig, Session, SessionError, SessionLayer, SessionSummary};
 
+use crate::limiter::Limiter;
 use crate::store_url::AnyStore;
 
 /// Auth level a step-up grants, and for how long.
@@ -56,6 +57,74 @@ impl Users {
     }
 }
 
+/// The demo's shared state: its users and its failed-attempt limiter.
+#[derive(Clone)]
+pub(crate) struct Demo {
+    users: Users,
+    limiter: Arc<Limiter>,
+}
+
+/// The client's address, when the server knows it (it does under `crate::serve`).
+struct Client(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Headers every demo page carries: no framing (the one-click "sign out others" form must not
+/// be clickjackable), no scripts at all, no MIME sniffing, no referrer.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn too_many(wait: Duration) -> Response {
+    let minutes = wait.as_secs().div_ceil(60);
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        page(
+            "Too many attempts",
+            None,
+            &format!(
+                "<p class=\"err\">Too many failed attempts from this address. Try again in {minutes} minute(s).</p>"
+            ),
+        ),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -74,9 +143,13 @@ pub(crate) fn policy(idle_timeout: Option<u64>) -> anyhow::Result<Policy> {
         .build()?)
 }
 
-pub(crate) fn app(store: AnyStore, policy: Policy) -> Router {
+pub(crate) fn app(store: AnyStore, policy: Policy, cookie: CookieConfig) -> Router {
     let engine = Engine::builder(store).policy(policy).build();
     engine.spawn_purge(Duration::from_secs(60));
+    let state = Demo {
+        users: Users::demo(),
+        limiter: Arc::new(Limiter::default()),
+    };
     Router::new()
         .route("/", get(|s: Session| async move { home(&s) }))
         .route("/login", get(login_page).post(login))
@@ -87,15 +160,33 @@ pub(crate) fn app(store: AnyStore, policy: Policy) -> Router {
         .route("/sessions", get(sessions_page))
         .route("/sessions/revoke", post(revoke_one))
         .route("/sessions/revoke-others", post(revoke_others))
-        .with_state(Users::demo())
-        .layer(SessionLayer::new(engine).clear_site_data_on_logout(true))
+        .with_state(state)
+        .layer(
+            SessionLayer::new(engine)
+                .with_cookie(cookie)
+                .clear_site_data_on_logout(true),
+        )
+        .layer(axum::middleware::map_response(security_headers))
 }
 
-pub(crate) async fn run(listen: SocketAddr, store: AnyStore, policy: Policy) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    listen: SocketAddr,
+    store: AnyStore,
+    policy: Policy,
+    cookie: CookieConfig,
+) -> anyhow::Result<()> {
     let described = store.describe();
     eprintln!("Tessera demo on http://{listen}  (store: {described})");
     eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
-    crate::serve(listen, app(store, policy)).await
+    crate::serve(listen, app(store, policy, cookie)).await
+}
+
+/// The demo's cookie: the safe default, or another name (still `Secure`, `HttpOnly`, host-only).
+pub(crate) fn cookie(name: Option<&str>) -> anyhow::Result<CookieConfig> {
+    Ok(match name {
+        None => CookieConfig::default(),
+        Some(name) => CookieConfig::builder().name(name).build()?,
+    })
 }
 
 fn home(session: &Session) -> Redirect {
@@ -241,17 +332,45 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login(State(users): State<Users>, session: Session, Form(f): Form<LoginForm>) -> Response {
-    if !session.verify_csrf(&f.csrf) {
+async fn login(
+    State(demo): State<Demo>,
+    Client(client): Client,
+    session: Session,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !session.verify_csrf(&f.csrf).await {
         return refused("The form expired or did not come from this site. Reload the sign-in page and try again.");
     }
-    if !users.check(&f.username, &f.password) {
-        let csrf = session.csrf_token().await.unwrap_or_default();
-        let form = login_form(&csrf, "<p class=\"err\">Wrong username or password.</p>");
-        return (StatusCode::UNAUTHORIZED, page("Sign in", None, &form)).into_response();
+    if let Err(wait) = demo.limiter.check("login", &f.username, client) {
+        return too_many(wait);
     }
-    match session.login(&f.username).await {
+    // The ticket comes before the password check: if a password change ends this account's
+    // sessions while we check, the login is refused instead of outliving the change.
+    let ticket = match session.login_ticket(&f.username).await {
+        Ok(t) => Some(t),
+        Err(SessionError::Engine(Error::InvalidSubject(_))) => None,
+        Err(e) => return e.into_response(),
+    };
+    let ticket = match ticket {
+        Some(t) if demo.users.check(&f.username, &f.password) => t,
+        _ => {
+            demo.limiter.failed("login", &f.username, client);
+            let csrf = session.csrf_token().await.unwrap_or_default();
+            let form = login_form(&csrf, "<p class=\"err\">Wrong username or password.</p>");
+            return (StatusCode::UNAUTHORIZED, page("Sign in", None, &form)).into_response();
+        }
+    };
+    demo.limiter.succeeded("login", &f.username, client);
+    match session.login(ticket).await {
         Ok(()) => Redirect::to("/account").into_response(),
+        Err(SessionError::Engine(Error::SubjectRevoked)) => {
+            let csrf = session.csrf_token().await.unwrap_or_default();
+            let form = login_form(
+                &csrf,
+                "<p class=\"err\">This account's sessions were ended while you signed in (was the password just changed?). Sign in again.</p>",
+            );
+            (StatusCode::UNAUTHORIZED, page("Sign in", None, &form)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -286,12 +405,19 @@ struct CsrfOnly {
 }
 
 async fn logout(session: Session, Form(f): Form<CsrfOnly>) -> Response {
-    if session.subject().is_some() && !session.verify_csrf(&f.csrf) {
+    if session.subject().is_some() && !session.verify_csrf(&f.csrf).await {
         return refused("The logout form did not come from this site.");
     }
     match session.logout().await {
-        Ok(()) => Redirect::to("/login").into_response(),
-        Err(e) => e.into_response(),
+        LogoutOutcome::Ended => Redirect::to("/login").into_response(),
+        _ => page(
+            "Signed out",
+            None,
+            "<p class=\"note\">You are signed out in this browser. The server could not be reached \
+             to end the session there; it will be ended as soon as it answers.</p>\
+             <p><a href=\"/login\">Sign in again</a></p>",
+        )
+        .into_response(),
     }
 }
 
@@ -324,7 +450,8 @@ struct PasswordForm {
 }
 
 async fn change_password(
-    State(users): State<Users>,
+    State(demo): State<Demo>,
+    Client(client): Client,
     session: Session,
     Form(f): Form<PasswordForm>,
 ) -> Response {
@@ -332,10 +459,20 @@ async fn change_password(
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !session.verify_csrf(&f.csrf) {
+    if !session.verify_csrf(&f.csrf).await {
         return refused("The form did not come from this site.");
     }
-    let problem = if !users.check(&user, &f.old_password) {
+    if let Err(wait) = demo.limiter.check("password", &user, client) {
+        return too_many(wait);
+    }
+    let users = &demo.users;
+    let wrong = !users.check(&user, &f.old_password);
+    if wrong {
+        demo.limiter.failed("password", &user, client);
+    } else {
+        demo.limiter.succeeded("password", &user, client);
+    }
+    let problem = if wrong {
         Some("The current password is wrong.")
     } else if f.new_password.chars().count() < 8 || f.new_password.len() > 128 {
         Some("The new password needs 8 to 128 characters.")
@@ -350,13 +487,22 @@ async fn change_password(
         )
             .into_response();
     }
-    // A credential change is a trust transition: end every other session first (if the store
-    // cannot, the password stays as it was), then change it, then rotate this session.
-    let ended = match session.revoke_others().await {
+    // A credential change is a trust transition. End every other session first (if the store
+    // cannot, the password stays as it was), change the password, then end them again: a login
+    // whose ticket was taken between the two may have checked the old password, and the second
+    // revocation refuses it (the engine's revocation epoch). Then rotate this session.
+    let mut ended = match session.revoke_others().await {
         Ok(n) => n,
         Err(e) => return e.into_response(),
     };
     users.set(&user, &f.new_password);
+    match session.revoke_others().await {
+        Ok(n) => ended += n,
+        Err(e) => {
+            users.set(&user, &f.old_password);
+            return e.into_response();
+        }
+    }
     if let Err(e) = session.rotate().await {
         return e.into_response();
     }
@@ -373,17 +519,22 @@ struct ElevateForm {
 }
 
 async fn elevate(
-    State(users): State<Users>,
+    State(demo): State<Demo>,
+    Client(client): Client,
     session: Session,
     Form(f): Form<ElevateForm>,
 ) -> Response {
     let Some(user) = session.subject() else {
         return Redirect::to("/login").into_response();
     };
-    if !session.verify_csrf(&f.csrf) {
+    if !session.verify_csrf(&f.csrf).await {
         return refused("The form did not come from this site.");
     }
-    if !users.check(&user, &f.password) {
+    if let Err(wait) = demo.limiter.check("elevate", &user, client) {
+        return too_many(wait);
+    }
+    if !demo.users.check(&user, &f.password) {
+        demo.limiter.failed("elevate", &user, client);
         let csrf = session.csrf_token().await.unwrap_or_default();
         let body = "<p class=\"err\">Wrong password; the session was not elevated.</p>";
         return (
@@ -392,6 +543,7 @@ async fn elevate(
         )
             .into_response();
     }
+    demo.limiter.succeeded("elevate", &user, client);
     match session.elevate(ELEVATED_LEVEL, ELEVATION).await {
         Ok(()) => Redirect::to("/account").into_response(),
         Err(e) => e.into_response(),
@@ -456,7 +608,7 @@ async fn revoke_one(session: Session, Form(f): Form<RevokeForm>) -> Response {
     if session.subject().is_none() {
         return Redirect::to("/login").into_response();
     }
-    if !session.verify_csrf(&f.csrf) {
+    if !session.verify_csrf(&f.csrf).await {
         return refused("The form did not come from this site.");
     }
     match session.revoke(&f.id).await {
@@ -469,7 +621,7 @@ async fn revoke_others(session: Session, Form(f): Form<CsrfOnly>) -> Response {
     if session.subject().is_none() {
         return Redirect::to("/login").into_response();
     }
-    if !session.verify_csrf(&f.csrf) {
+    if !session.verify_csrf(&f.csrf).await {
         return refused("The form did not come from this site.");
     }
     match session.revoke_others().await {

@@ -4,6 +4,7 @@ mod bench_server;
 mod demo;
 mod entropy_cmd;
 mod inspect_cmd;
+mod limiter;
 mod store_url;
 
 use std::net::SocketAddr;
@@ -25,9 +26,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Session store: sqlite://PATH or memory://
+        /// Session store: sqlite://PATH or memory:// (SQLite is durable by default; append
+        /// ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed)
         #[arg(long, default_value = "sqlite://tessera-demo.db")]
         store: String,
+        /// Session cookie name (default __Host-session). Another name is still Secure,
+        /// HttpOnly and host-only, but loses the __Host- prefix's guarantees.
+        #[arg(long, value_name = "NAME")]
+        cookie_name: Option<String>,
         /// Idle timeout in seconds (default: the policy's 30 minutes). Short values let
         /// `tessera inspect` check idle expiry without waiting half an hour.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
@@ -81,11 +87,13 @@ fn main() -> std::process::ExitCode {
             Command::Demo {
                 listen,
                 store,
+                cookie_name,
                 idle_timeout,
             } => {
                 init_logging("info");
                 let policy = demo::policy(idle_timeout)?;
-                demo::run(listen, store_url::open(&store)?, policy).await
+                let cookie = demo::cookie(cookie_name.as_deref())?;
+                demo::run(listen, store_url::open(&store)?, policy, cookie).await
             }
             Command::BenchServer { listen, store } => {
                 init_logging("warn");

@@ -1,10 +1,14 @@
 //! `--store URL`: which store backs the engine.
 
 use anyhow::{bail, Context as _};
+use tessera_core::keyring::SigningKey;
 use tessera_core::{
     Created, MemoryStore, Record, SessionId, Store, StoreError, Timestamp, Updated,
 };
-use tessera_sqlite::SqliteStore;
+use tessera_sqlite::{Durability, SqliteStore};
+
+/// The query that opts a SQLite store out of fsync-per-commit, named for what it gives up.
+const RELAXED: &str = "durability=relaxed-loses-recent-writes-on-power-loss";
 
 /// One of the stores this build knows, chosen at run time.
 pub(crate) enum AnyStore {
@@ -16,18 +20,34 @@ impl AnyStore {
     pub(crate) fn describe(&self) -> String {
         match self {
             Self::Memory(_) => "memory:// (sessions vanish when the process stops)".into(),
-            Self::Sqlite(s) => format!("sqlite://{}", s.path().display()),
+            Self::Sqlite(s) => match s.durability() {
+                Durability::Full => format!("sqlite://{}", s.path().display()),
+                _ => format!(
+                    "sqlite://{}?{RELAXED} (an OS crash or power loss can undo recent logouts)",
+                    s.path().display()
+                ),
+            },
         }
     }
 }
 
-/// Opens the store a URL names: `sqlite://PATH` or `memory://`.
+/// Opens the store a URL names: `sqlite://PATH` (durable: every acknowledged write is
+/// fsynced), `sqlite://PATH?durability=relaxed-loses-recent-writes-on-power-loss`, or
+/// `memory://`.
 pub(crate) fn open(url: &str) -> anyhow::Result<AnyStore> {
-    if let Some(path) = url.strip_prefix("sqlite://") {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let (path, durability) = match rest.split_once('?') {
+            None => (rest, Durability::Full),
+            Some((path, RELAXED)) => (path, Durability::RelaxedLosesRecentWritesOnPowerLoss),
+            Some((_, other)) => {
+                bail!("--store {url}: unknown option {other:?} (the only one is {RELAXED})")
+            }
+        };
         if path.is_empty() {
             bail!("--store sqlite:// needs a file path, e.g. sqlite://sessions.db");
         }
-        let store = SqliteStore::open(path).with_context(|| format!("--store {url}"))?;
+        let store =
+            SqliteStore::open_with(path, durability).with_context(|| format!("--store {url}"))?;
         return Ok(AnyStore::Sqlite(store));
     }
     if url == "memory://" {
@@ -46,8 +66,25 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
-    async fn create(&self, r: &Record) -> Result<Created, StoreError> {
-        delegate!(self, s => s.create(r))
+    async fn create(&self, r: &Record, epoch: Option<u64>) -> Result<Created, StoreError> {
+        delegate!(self, s => s.create(r, epoch))
+    }
+    async fn subject_epoch(&self, subject: &str) -> Result<u64, StoreError> {
+        delegate!(self, s => s.subject_epoch(subject))
+    }
+    async fn signing_keys(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<Vec<SigningKey>, StoreError> {
+        delegate!(self, s => s.signing_keys(purpose, fresh))
+    }
+    async fn rotate_signing_key(
+        &self,
+        purpose: &str,
+        fresh: &SigningKey,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.rotate_signing_key(purpose, fresh))
     }
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         delegate!(self, s => s.load(id))
@@ -65,7 +102,7 @@ impl Store for AnyStore {
         &self,
         subject: &str,
         except: Option<&SessionId>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<SessionId>, StoreError> {
         delegate!(self, s => s.delete_by_subject(subject, except))
     }
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64, StoreError> {
@@ -80,7 +117,15 @@ mod tests {
     #[test]
     fn store_urls() {
         assert!(matches!(open("memory://"), Ok(AnyStore::Memory(_))));
-        for bad in ["", "redis://x", "sqlite://", "memory", "postgres://"] {
+        for bad in [
+            "",
+            "redis://x",
+            "sqlite://",
+            "memory",
+            "postgres://",
+            "sqlite://x.db?durability=normal",
+            "sqlite://?durability=relaxed-loses-recent-writes-on-power-loss",
+        ] {
             let err = open(bad)
                 .err()
                 .map(|e| format!("{e:#}"))
@@ -90,10 +135,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tessera-url-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.db");
-        assert!(matches!(
-            open(&format!("sqlite://{}", path.display())),
-            Ok(AnyStore::Sqlite(_))
-        ));
+        let durable = open(&format!("sqlite://{}", path.display())).unwrap();
+        assert!(matches!(&durable, AnyStore::Sqlite(s) if s.durability() == Durability::Full));
+        let relaxed = open(&format!(
+            "sqlite://{}?{RELAXED}",
+            dir.join("r.db").display()
+        ))
+        .unwrap();
+        assert!(matches!(&relaxed, AnyStore::Sqlite(s) if s.durability() != Durability::Full));
+        assert!(relaxed.describe().contains("power loss"));
         let missing_dir = format!("sqlite://{}/no/such/dir/s.db", dir.display());
         assert!(open(&missing_dir).is_err());
     }

@@ -46,15 +46,21 @@ async fn session_cookie(b: &Browser) -> Cookie {
     found.into_iter().next().unwrap()
 }
 
-/// Signs in through the real login form and waits for `/account`. Returns the cookie value the
-/// browser held before submitting (the anonymous session the login page started).
+/// Signs in through the real login form and waits for `/account`. Returns the pre-session
+/// cookie's value the login page left (its CSRF nonce: an anonymous visitor costs no session).
 async fn sign_in(b: &Browser, server: &Server, user: &str, password: &str) -> String {
-    b.goto(&format!("{}/login", server.base)).await;
-    let before = b.cookies_named(NAME).await;
+    sign_in_at(b, &server.base, NAME, user, password).await
+}
+
+/// [`sign_in`] at any base URL (a sibling host name) with any session cookie name.
+async fn sign_in_at(b: &Browser, base: &str, name: &str, user: &str, password: &str) -> String {
+    b.goto(&format!("{base}/login")).await;
+    let pre_name = format!("{name}-pre");
+    let before = b.cookies_named(&pre_name).await;
     assert_eq!(
         before.len(),
         1,
-        "the login page should have left exactly one {NAME} cookie (its CSRF session) in \
+        "the login page should have left exactly one {pre_name} cookie (its CSRF nonce) in \
          Chromium — if none, the browser refused the Secure __Host- cookie over \
          http://127.0.0.1; cookies: {before:?}"
     );
@@ -69,7 +75,11 @@ async fn sign_in(b: &Browser, server: &Server, user: &str, password: &str) -> St
     .await;
     b.click(&b.find(&format!("{form} button[type=submit]")).await)
         .await;
-    b.wait_for_path(&server.base, "/account").await;
+    b.wait_for_path(base, "/account").await;
+    assert!(
+        b.cookies_named(&pre_name).await.is_empty(),
+        "login leaves the pre-session cookie behind"
+    );
     pre
 }
 
@@ -132,6 +142,11 @@ async fn sign_in_sets_one_hardened_host_cookie_rotated_at_login() {
     let (server, mut driver) = setup("signin").await;
     let b = driver.browser().await;
 
+    b.goto(&format!("{}/login", server.base)).await;
+    assert!(
+        b.cookies_named(NAME).await.is_empty(),
+        "the login page started a session: an anonymous page view must cost no store write"
+    );
     let pre = sign_in(&b, &server, "alice", "wonderland").await;
 
     let text = b.text().await;
@@ -417,4 +432,114 @@ async fn screenshots_of_account_and_sessions_pages() {
 
     a.quit().await;
     other.quit().await;
+}
+
+/// 7. Cookie tossing by a sibling subdomain, look-alike name (hardening review item 1, HIGH).
+///    The victim signs in at `victim.tessera.localhost`; a page of `evil.tessera.localhost`
+///    sets `\u{2000}__Host-session=<bob's token>` for the shared parent domain (a browser does
+///    not treat that name as `__Host-` prefixed, so it allows the `Domain`). On d318b6c the
+///    server read it as `__Host-session`, cleared the real cookie as a duplicate, and the victim
+///    browsed as bob. Now the victim stays themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sibling_subdomain_cannot_swap_the_session_with_a_look_alike_cookie() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("lookalike").await;
+    let attacker = driver.browser().await;
+    sign_in(&attacker, &server, "bob", "builder").await;
+    let bob_token = session_cookie(&attacker).await.value;
+    attacker.quit().await;
+
+    let victim_base = format!("http://victim.tessera.localhost:{}", server.port);
+    let evil_base = format!("http://evil.tessera.localhost:{}", server.port);
+    let b = driver.browser().await;
+    sign_in_at(&b, &victim_base, NAME, "alice", "wonderland").await;
+    let alice_cookie = session_cookie(&b).await.value;
+
+    for name in [
+        "\u{2000}__Host-session",
+        "\u{00A0}__Host-session",
+        "__host-session",
+    ] {
+        b.goto(&format!("{evil_base}/login")).await;
+        let planted = b
+            .execute(&format!(
+                "document.cookie = {:?} + '=' + {:?} + '; Domain=tessera.localhost; Path=/'; \
+                 return document.cookie;",
+                name, bob_token
+            ))
+            .await;
+        assert!(
+            planted.as_str().unwrap_or_default().contains(&bob_token),
+            "Chromium did not take the planted cookie {name:?}: {planted}"
+        );
+        for _ in 0..2 {
+            b.goto(&format!("{victim_base}/account")).await;
+            let text = b.text().await;
+            assert!(
+                text.contains("Signed in as alice") && !text.contains("Signed in as bob"),
+                "after a sibling planted {name:?}, the victim sees:\n{text}"
+            );
+        }
+        assert_eq!(
+            session_cookie(&b).await.value,
+            alice_cookie,
+            "the real cookie was replaced or deleted"
+        );
+    }
+    b.quit().await;
+}
+
+/// 8. Cookie tossing with the exact name (item 1): the demo runs with an unprefixed cookie
+///    name, `sid`, which a sibling *can* set for the parent domain. The sibling's cookie has a
+///    longer path, so Chromium sends it first. On d318b6c the server answered the duplicate
+///    with a host-only removal: the victim's cookie died and the tossed one signed them in as
+///    bob. Now the duplicate request is refused, only the tossed cookie is expired, and the
+///    victim is themselves again on the next request: neither swapped nor signed out for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sibling_subdomain_cannot_swap_or_end_the_session_with_a_tossed_cookie() {
+    let _turn = TURN.lock().await;
+    require_browser();
+    let server = Server::start(&["demo", "--store", "memory://", "--cookie-name", "sid"]);
+    let mut driver = Driver::start(temp_dir("browser-tossing")).await;
+    let victim_base = format!("http://victim.tessera.localhost:{}", server.port);
+    let evil_base = format!("http://evil.tessera.localhost:{}", server.port);
+
+    let attacker = driver.browser().await;
+    sign_in_at(&attacker, &evil_base, "sid", "bob", "builder").await;
+    let bob_token = attacker.cookies_named("sid").await[0].value.clone();
+    attacker.quit().await;
+
+    let b = driver.browser().await;
+    sign_in_at(&b, &victim_base, "sid", "alice", "wonderland").await;
+    let alice_cookie = b.cookies_named("sid").await[0].value.clone();
+
+    b.goto(&format!("{evil_base}/login")).await;
+    b.execute(&format!(
+        "document.cookie = 'sid={bob_token}; Domain=tessera.localhost; Path=/account; Secure';"
+    ))
+    .await;
+    // The next request carries both `sid` cookies (the tossed one first): refused, not bob.
+    b.goto(&format!("{victim_base}/account")).await;
+    let text = b.text().await;
+    assert!(
+        !text.contains("Signed in as bob"),
+        "the victim was signed in as the attacker:\n{text}"
+    );
+    // Proof the tossed cookie arrived: the duplicate made this one request unauthenticated.
+    assert!(
+        text.contains("Not signed in"),
+        "Chromium did not send the tossed cookie, so this test proved nothing:\n{text}"
+    );
+    assert!(server.log().contains("cookie_tossing_suspected"));
+    // The tossed cookie was expired by that answer; the victim is alice again.
+    b.goto(&format!("{victim_base}/account")).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Signed in as alice"),
+        "the victim was signed out for good (or swapped):\n{text}"
+    );
+    let left = b.cookies_named("sid").await;
+    assert_eq!(left.len(), 1, "cookies left: {left:?}");
+    assert_eq!(left[0].value, alice_cookie);
+    b.quit().await;
 }

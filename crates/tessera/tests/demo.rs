@@ -3,121 +3,9 @@
 mod support;
 
 use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::StatusCode;
+use support::user::{account_with, client, csrf_of, User, NAME};
 use support::Server;
-
-const NAME: &str = "__Host-session";
-
-fn client() -> Client {
-    tessera_inspect::agent::ensure_tls_provider();
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// A browser-like user: one cookie, forms with their CSRF field.
-struct User<'a> {
-    server: &'a Server,
-    http: Client,
-    cookie: Option<String>,
-}
-
-impl<'a> User<'a> {
-    fn new(server: &'a Server) -> Self {
-        User {
-            server,
-            http: client(),
-            cookie: None,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base)
-    }
-
-    /// Applies the response's Set-Cookie to the jar, asserting there is at most one.
-    fn absorb(&mut self, resp: &Response) {
-        let set: Vec<_> = resp.headers().get_all(SET_COOKIE).iter().collect();
-        assert!(set.len() <= 1, "more than one Set-Cookie: {set:?}");
-        if let Some(v) = set.first() {
-            let pair = v.to_str().unwrap().split(';').next().unwrap();
-            let value = pair
-                .strip_prefix(&format!("{NAME}="))
-                .expect("session cookie name");
-            self.cookie = (!value.is_empty()).then(|| value.to_owned());
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> (StatusCode, String, Response) {
-        let mut req = self.http.get(self.url(path));
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("{NAME}={c}"));
-        }
-        let resp = req.send().await.unwrap();
-        self.absorb(&resp);
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.text().await.unwrap();
-        (status, body, fake_response(status, headers))
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let mut req = self.http.post(self.url(path)).form(form);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("{NAME}={c}"));
-        }
-        let resp = req.send().await.unwrap();
-        self.absorb(&resp);
-        resp
-    }
-
-    /// GETs `page`, then POSTs its form with `fields` and the page's CSRF token.
-    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
-        let (status, html, _) = self.get(page).await;
-        assert_eq!(status, StatusCode::OK, "GET {page}");
-        let csrf = csrf_of(&html);
-        let mut form = fields.to_vec();
-        form.push(("csrf", &csrf));
-        self.post(action, &form).await
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> Response {
-        self.submit(
-            "/login",
-            "/login",
-            &[("username", user), ("password", password)],
-        )
-        .await
-    }
-}
-
-fn fake_response(status: StatusCode, headers: reqwest::header::HeaderMap) -> Response {
-    let mut b = http::Response::builder().status(status);
-    for (k, v) in &headers {
-        b = b.header(k, v);
-    }
-    Response::from(b.body(Vec::<u8>::new()).unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-/// What /account says to a bare cookie value, without following redirects.
-async fn account_with(server: &Server, cookie: &str) -> (StatusCode, Option<String>) {
-    let resp = client()
-        .get(format!("{}/account", server.base))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    let location = resp
-        .headers()
-        .get(LOCATION)
-        .map(|l| l.to_str().unwrap().to_owned());
-    (resp.status(), location)
-}
 
 fn demo() -> Server {
     Server::start(&["demo", "--store", "sqlite://sessions.db"])
@@ -127,11 +15,20 @@ fn demo() -> Server {
 async fn login_sets_exactly_one_hardened_cookie_and_kills_the_pre_login_one() {
     let server = demo();
     let mut u = User::new(&server);
-    let (_, html, _) = u.get("/login").await;
+    let (_, html, headers) = u.get("/login").await;
+    assert!(
+        u.cookie.is_none(),
+        "an anonymous page view must not start a session (no store write)"
+    );
+    assert_eq!(
+        headers.headers()[CACHE_CONTROL],
+        "no-store",
+        "a page with a CSRF token must not be cached"
+    );
     let pre = u
-        .cookie
+        .pre
         .clone()
-        .expect("the login page starts an anonymous session for its CSRF token");
+        .expect("the login page sets its pre-session nonce");
     let resp = u
         .post(
             "/login",
@@ -149,8 +46,10 @@ async fn login_sets_exactly_one_hardened_cookie_and_kills_the_pre_login_one() {
         .get_all(SET_COOKIE)
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|v| v.starts_with(&format!("{NAME}=")))
         .collect();
     assert_eq!(set.len(), 1);
+    assert!(u.pre.is_none(), "login clears the pre-session cookie");
     let attrs: Vec<&str> = set[0].split("; ").collect();
     assert!(attrs[0].starts_with(&format!("{NAME}=")));
     for a in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -172,12 +71,14 @@ async fn login_sets_exactly_one_hardened_cookie_and_kills_the_pre_login_one() {
         "the token must travel only in Set-Cookie"
     );
     assert_eq!(headers.headers()[CACHE_CONTROL], "no-store");
-    let (status, location) = account_with(&server, &format!("{NAME}={pre}")).await;
-    assert_eq!(
-        (status, location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login")),
-        "pre-login cookie still works"
-    );
+    for value in [&pre] {
+        let (status, location) = account_with(&server, &format!("{NAME}={value}")).await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/login")),
+            "the pre-session nonce works as a session token"
+        );
+    }
     assert!(server.dir.join("sessions.db").exists());
 }
 
@@ -392,7 +293,7 @@ async fn no_token_ever_reaches_the_log() {
     let mut seen = Vec::new();
     let mut u = User::new(&server);
     u.get("/login").await;
-    seen.push(u.cookie.clone().unwrap());
+    seen.push(u.pre.clone().unwrap());
     u.login("alice", "wonderland").await;
     seen.push(u.cookie.clone().unwrap());
     u.submit("/account", "/elevate", &[("password", "wonderland")])

@@ -1,6 +1,8 @@
 //! Starts the real `tessera` binary for integration tests and stops it on drop.
 #![allow(dead_code)]
 
+pub(crate) mod user;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;

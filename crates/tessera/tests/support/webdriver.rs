@@ -142,6 +142,9 @@ impl Driver {
             "--disable-sync".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             "--window-size=1100,800".to_owned(),
+            // Sibling host names for the cookie-tossing tests (Chromium resolves *.localhost to
+            // loopback itself; the rule keeps it so whatever the resolver).
+            "--host-resolver-rules=MAP *.localhost 127.0.0.1".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
         let caps = json!({
@@ -495,6 +498,13 @@ impl Browser {
     /// Adds a cookie for the current page's origin.
     pub async fn add_cookie(&self, cookie: Value) {
         self.post("/cookie", json!({ "cookie": cookie })).await;
+    }
+
+    /// Runs `script` in the current page (as that page's own script would) and returns its
+    /// result.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+            .await
     }
 
     /// A PNG screenshot of the viewport.
