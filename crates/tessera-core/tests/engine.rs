@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+mod support;
+
+use support::{fixture, fixture_with, settle};
 use tessera_core::conformance::sample_record;
 use tessera_core::{
     CarryOver, ClientInfo, Created, EndReason, Engine, Error, EventKind, Issued, LoginOptions,
-    ManualClock, MemoryStore, Policy, RecordingSink, Store, Timestamp, Token,
+    ManualClock, MemoryStore, Policy, Store, Timestamp, Token,
 };
 
 /// Signs in as applications must: a ticket (before the credential check), then the login.
@@ -30,43 +33,6 @@ impl<S: Store> SignIn for Engine<S> {
     ) -> Result<Issued, Error> {
         let ticket = self.login_ticket(subject).await?;
         self.login(previous, ticket, options).await
-    }
-}
-
-struct Fixture {
-    engine: Engine<Arc<MemoryStore>>,
-    store: Arc<MemoryStore>,
-    clock: Arc<ManualClock>,
-    events: Arc<RecordingSink>,
-}
-
-fn fixture() -> Fixture {
-    fixture_with(Policy::default())
-}
-
-fn fixture_with(policy: Policy) -> Fixture {
-    let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::default());
-    let events = Arc::new(RecordingSink::default());
-    let engine = Engine::builder(Arc::clone(&store))
-        .policy(policy)
-        .clock(clock.clone())
-        .events(events.clone())
-        .build();
-    Fixture {
-        engine,
-        store,
-        clock,
-        events,
-    }
-}
-
-/// Lets the engine's background work run: after a rotation commits, the grace deadline is
-/// narrowed from the wide one the write carried to commit + grace by a task of its own (so a
-/// slow store cannot delay the new token's delivery).
-async fn settle() {
-    for _ in 0..8 {
-        tokio::task::yield_now().await;
     }
 }
 

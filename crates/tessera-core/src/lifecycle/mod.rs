@@ -1,11 +1,8 @@
 //! The session engine: every state change of a session goes through [`Engine`].
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -13,9 +10,9 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::Error;
 use crate::event::{EndReason, Event, EventKind, EventSink, TracingSink};
 use crate::policy::Policy;
-use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
+use crate::record::{ClientInfo, Elevation, Record};
 use crate::store::{Created, Store, Updated};
-use crate::token::{SessionId, SessionRef, Token};
+use crate::token::{SessionId, Token};
 
 /// Longest subject accepted, in bytes.
 pub const MAX_SUBJECT_BYTES: usize = 256;
@@ -23,16 +20,16 @@ pub const MAX_SUBJECT_BYTES: usize = 256;
 const MAX_CAS_RETRIES: usize = 1000;
 /// Records deleted per purge batch.
 pub const PURGE_BATCH: usize = 500;
-/// Most sign-outs whose server-side end is waiting for the store at once; see
-/// [`Engine::logout_or_defer`].
-pub const MAX_PENDING_ENDS: usize = 10_000;
-/// How long a sign-out waits for the store before it queues the server-side end and answers.
-pub const LOGOUT_WAIT: Duration = Duration::from_secs(3);
-/// How long a rotation's write may take before its grace window is measured from the commit
-/// instead: the rotated-out token stays usable for `rotation_grace` after the commit, never less
-/// (a slow write must not turn an in-flight request into "theft"). The write carries a deadline
-/// this much later; once it committed, a second write narrows it to commit + grace.
-pub const ROTATION_COMMIT_ALLOWANCE: Duration = Duration::from_secs(30);
+
+mod rotation;
+mod session;
+mod signing;
+mod signout;
+
+pub use rotation::ROTATION_COMMIT_ALLOWANCE;
+pub use session::{Issued, Session};
+use signout::PendingEnds;
+pub use signout::{LogoutOutcome, LOGOUT_WAIT, MAX_PENDING_ENDS};
 
 /// Which data of the pre-login session survives `login`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,99 +83,6 @@ impl LoginTicket {
     }
 }
 
-/// What [`Engine::logout_or_defer`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub enum LogoutOutcome {
-    /// The session ended on the server (or there was none).
-    Ended,
-    /// The store could not answer: the end is queued and retried, and this process already
-    /// treats the session as ended.
-    Pending,
-}
-
-/// A live session as of the moment it was resolved.
-#[derive(Debug, Clone)]
-pub struct Session {
-    record: Record,
-    now: Timestamp,
-    current: bool,
-}
-
-impl Session {
-    /// The session as a resolve saw it. A rotated-out token in its grace window (`grace` is
-    /// `Some`) sees the step-up it had before the rotation, not the one the rotation granted.
-    fn seen_with(mut record: Record, now: Timestamp, grace: Option<Option<Elevation>>) -> Self {
-        let current = grace.is_none();
-        if let Some(elevation) = grace {
-            record.elevation = elevation;
-        }
-        Self {
-            record,
-            now,
-            current,
-        }
-    }
-
-    /// The session's store id (not a credential).
-    pub fn id(&self) -> SessionId {
-        self.record.id
-    }
-
-    /// The short reference for logs.
-    pub fn reference(&self) -> SessionRef {
-        self.record.id.reference()
-    }
-
-    /// The subject, or `None` for an anonymous session.
-    pub fn subject(&self) -> Option<&str> {
-        self.record.subject.as_deref()
-    }
-
-    /// The assurance level in force (an unexpired elevation, else the login level).
-    pub fn auth_level(&self) -> u32 {
-        self.record.effective_auth_level(self.now)
-    }
-
-    /// False when the presented token was rotated out and is inside its grace window.
-    pub fn is_current_token(&self) -> bool {
-        self.current
-    }
-
-    /// The data version, for [`Engine::update_data`].
-    pub fn version(&self) -> u64 {
-        self.record.version
-    }
-
-    /// All data.
-    pub fn data(&self) -> &Map<String, Value> {
-        &self.record.data
-    }
-
-    /// One typed value; `Ok(None)` when absent.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.record
-            .data
-            .get(key)
-            .map(|v| T::deserialize(v).map_err(|source| data_error(key, source)))
-            .transpose()
-    }
-
-    /// The whole record (read-only).
-    pub fn record(&self) -> &Record {
-        &self.record
-    }
-}
-
-/// A token just issued and the session it opens. The caller must deliver the token (cookie).
-#[derive(Debug)]
-pub struct Issued {
-    /// The new token.
-    pub token: Token,
-    /// The session.
-    pub session: Session,
-}
-
 /// How `resolve` judged a presented token.
 enum Verdict {
     /// The current token.
@@ -201,26 +105,6 @@ struct Inner<S> {
     events: Arc<dyn EventSink>,
     pending: PendingEnds,
     keys: crate::keyring::KeyCache,
-}
-
-/// Sign-outs whose server-side delete is waiting for the store: id → when it was asked for.
-#[derive(Default)]
-struct PendingEnds {
-    /// Read on every resolve without the lock; the lock is taken only while it is non-zero.
-    count: AtomicUsize,
-    ids: Mutex<HashMap<SessionId, Timestamp>>,
-    retrying: AtomicBool,
-}
-
-impl PendingEnds {
-    fn contains(&self, id: &SessionId) -> bool {
-        self.count.load(Ordering::Acquire) > 0
-            && self
-                .ids
-                .lock()
-                .map(|ids| ids.contains_key(id))
-                .unwrap_or(true)
-    }
 }
 
 impl<S> Clone for Engine<S> {
@@ -325,53 +209,6 @@ impl<S: Store> Engine<S> {
             subject: subject.map(str::to_owned),
             at: self.now(),
         });
-    }
-
-    /// The signing keys for `purpose`, newest first, read from the store at most once per
-    /// [`crate::keyring::KEY_CACHE_TTL`] (the store creates them on first use).
-    pub async fn signing_keys(
-        &self,
-        purpose: &str,
-    ) -> Result<Vec<crate::keyring::SigningKey>, Error> {
-        let now = self.now();
-        if let Some(keys) = self.inner.keys.get(purpose, now) {
-            return Ok(keys);
-        }
-        let fresh = crate::keyring::fresh_key()?;
-        let keys = self.inner.store.signing_keys(purpose, &fresh).await?;
-        self.inner.keys.put(purpose, keys.clone(), now);
-        Ok(keys)
-    }
-
-    /// Signs `message` for `purpose` with the newest key (HMAC-SHA256).
-    pub async fn sign(&self, purpose: &str, message: &[u8]) -> Result<[u8; 32], Error> {
-        let keys = self.signing_keys(purpose).await?;
-        let key = keys.first().ok_or_else(|| {
-            Error::Store(crate::StoreError::Corrupt(
-                "the store returned no signing key".into(),
-            ))
-        })?;
-        Ok(crate::keyring::sign(key, purpose, message))
-    }
-
-    /// True when `tag` signs `message` for `purpose` under the newest key or the one before it.
-    pub async fn verify_signature(
-        &self,
-        purpose: &str,
-        message: &[u8],
-        tag: &[u8],
-    ) -> Result<bool, Error> {
-        let keys = self.signing_keys(purpose).await?;
-        Ok(crate::keyring::verify(&keys, purpose, message, tag))
-    }
-
-    /// Replaces the newest signing key for `purpose` with a fresh one; values signed with the
-    /// previous key keep verifying until the next rotation.
-    pub async fn rotate_signing_key(&self, purpose: &str) -> Result<(), Error> {
-        let fresh = crate::keyring::fresh_key()?;
-        self.inner.store.rotate_signing_key(purpose, &fresh).await?;
-        self.inner.keys.forget(purpose);
-        Ok(())
     }
 
     /// Starts an anonymous (pre-login) session, e.g. to hold a CSRF token for the login form.
@@ -624,138 +461,6 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Issues a new token for the session (same session, same data); the old token works only
-    /// for the grace window. Exactly one of many racing rotations succeeds; the others get
-    /// [`Error::AlreadyRotated`].
-    pub async fn rotate(&self, token: &Token) -> Result<Issued, Error> {
-        self.rotate_with(token, |_, _| {}, EventKind::Rotated).await
-    }
-
-    /// Steps the session up to `level` for `duration` (after the app re-checked a credential),
-    /// rotating the token as every trust transition must.
-    pub async fn elevate(
-        &self,
-        token: &Token,
-        level: u32,
-        duration: Duration,
-    ) -> Result<Issued, Error> {
-        self.rotate_with(
-            token,
-            |record, now| {
-                record.elevation = Some(Elevation {
-                    level,
-                    until: now.plus(duration),
-                });
-                record.auth_time = Some(now);
-            },
-            EventKind::Elevated { level },
-        )
-        .await
-    }
-
-    async fn rotate_with(
-        &self,
-        token: &Token,
-        change: impl Fn(&mut Record, Timestamp),
-        kind: EventKind,
-    ) -> Result<Issued, Error> {
-        let id = token.session_id();
-        for _ in 0..MAX_CAS_RETRIES {
-            let Some(session) = self.resolve(token).await? else {
-                return Err(Error::NoSession);
-            };
-            if !session.current {
-                return Err(Error::AlreadyRotated);
-            }
-            let now = self.now();
-            let old = session.record;
-            let new_token = token.with_new_verifier()?;
-            let mut record = old.clone();
-            record.verifier = new_token.verifier_hash();
-            let grace = self.inner.policy.rotation_grace();
-            record.previous = Some(PreviousVerifier {
-                verifier: old.verifier,
-                grace_until: now.plus(grace).plus(ROTATION_COMMIT_ALLOWANCE),
-                elevation: old.elevation,
-            });
-            if let Some(before) = old.previous {
-                record.retired.insert(0, before);
-                record.retired.truncate(crate::record::MAX_RETIRED);
-            }
-            record.version = old.version.saturating_add(1);
-            change(&mut record, now);
-            match self.inner.store.update(&record, old.version).await? {
-                Updated::Written => {
-                    self.emit(kind, &id, record.subject.as_deref());
-                    // The new token is delivered now: the old one's grace runs from here. The
-                    // narrowing write happens after this returns, so a slow store cannot delay
-                    // the delivery (and so stretch the time the client must keep the old one).
-                    let until = self.now().plus(grace);
-                    let (engine, written) = (self.clone(), record.clone());
-                    match tokio::runtime::Handle::try_current() {
-                        Ok(rt) => {
-                            rt.spawn(async move {
-                                engine.narrow_grace(written, old.verifier, until).await;
-                            });
-                        }
-                        Err(_) => {
-                            engine.narrow_grace(written, old.verifier, until).await;
-                        }
-                    }
-                    return Ok(Issued {
-                        token: new_token,
-                        session: Session {
-                            record,
-                            now,
-                            current: true,
-                        },
-                    });
-                }
-                Updated::Missing => return Err(Error::NoSession),
-                // A concurrent write: if it was a rotation, the next resolve sees our token as
-                // the previous one and reports AlreadyRotated; otherwise retry on fresh state.
-                Updated::VersionMismatch => continue,
-            }
-        }
-        Err(Error::AlreadyRotated)
-    }
-
-    /// After a rotation committed, moves the rotated-out token's grace deadline from the wide
-    /// one the write carried to `until` (commit + grace). Best effort: if the store fails or
-    /// the record changed meanwhile, the wider deadline stays, which never calls an in-flight
-    /// request theft.
-    async fn narrow_grace(
-        &self,
-        mut record: Record,
-        old: crate::token::VerifierHash,
-        until: Timestamp,
-    ) {
-        for _ in 0..3 {
-            // The rotated-out token may have moved to `retired` by a later rotation.
-            let rotated_out = record
-                .previous
-                .iter_mut()
-                .chain(record.retired.iter_mut())
-                .find(|p| p.verifier == old);
-            let Some(p) = rotated_out else {
-                return;
-            };
-            if p.grace_until <= until {
-                return;
-            }
-            p.grace_until = until;
-            let expected = record.version;
-            record.version = expected.saturating_add(1);
-            match self.inner.store.update(&record, expected).await {
-                Ok(Updated::VersionMismatch) => match self.inner.store.load(&record.id).await {
-                    Ok(Some(fresh)) => record = fresh,
-                    _ => return,
-                },
-                Ok(Updated::Written | Updated::Missing) | Err(_) => return,
-            }
-        }
-    }
-
     /// Ends the session of `token` on the server. A token that matches no live session is a
     /// no-op (logout is idempotent).
     pub async fn logout(&self, token: &Token) -> Result<(), Error> {
@@ -769,104 +474,6 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
-    }
-
-    /// Signs out even when the store cannot answer: tries [`Engine::logout`]; if the store fails,
-    /// the session's server-side end is queued (at most [`MAX_PENDING_ENDS`]) and retried in
-    /// the background until it lands, and this engine already treats the session as ended. A
-    /// user pressing "sign out" on a shared computer is signed out whatever the store does.
-    ///
-    /// Events: [`EventKind::EndPending`] when queued, `Ended(Logout)` when the delete lands,
-    /// [`EventKind::EndDropped`] if the queue is full or the session's lifetime ran out first.
-    /// Must be called from within a tokio runtime (it may spawn the retry task).
-    pub async fn logout_or_defer(&self, token: &Token) -> LogoutOutcome {
-        let id = token.session_id();
-        match tokio::time::timeout(LOGOUT_WAIT, self.logout(token)).await {
-            Ok(Ok(())) => LogoutOutcome::Ended,
-            Ok(Err(e)) => {
-                tracing::warn!(target: "tessera::session", error = %e, "sign-out could not reach the store; its server-side end is queued");
-                self.defer_end(id);
-                LogoutOutcome::Pending
-            }
-            Err(_) => {
-                tracing::warn!(target: "tessera::session", "sign-out waited too long for the store; its server-side end is queued");
-                self.defer_end(id);
-                LogoutOutcome::Pending
-            }
-        }
-    }
-
-    fn defer_end(&self, id: SessionId) {
-        let pending = &self.inner.pending;
-        let queued = match pending.ids.lock() {
-            Ok(mut ids) if ids.len() < MAX_PENDING_ENDS || ids.contains_key(&id) => {
-                ids.insert(id, self.now());
-                pending.count.store(ids.len(), Ordering::Release);
-                true
-            }
-            _ => false,
-        };
-        if !queued {
-            self.emit(EventKind::EndDropped, &id, None);
-            return;
-        }
-        self.emit(EventKind::EndPending, &id, None);
-        if !pending.retrying.swap(true, Ordering::AcqRel) {
-            let engine = self.clone();
-            tokio::spawn(async move { engine.retry_pending_ends().await });
-        }
-    }
-
-    /// Retries queued ends with backoff until none is left.
-    async fn retry_pending_ends(self) {
-        let pending = &self.inner.pending;
-        let mut delay = Duration::from_millis(100);
-        loop {
-            tokio::time::sleep(delay).await;
-            let ids: Vec<(SessionId, Timestamp)> = match pending.ids.lock() {
-                Ok(ids) => ids.iter().map(|(id, at)| (*id, *at)).collect(),
-                Err(_) => Vec::new(),
-            };
-            let lifetime = self.inner.policy.absolute_lifetime();
-            let mut failed = false;
-            for (id, asked) in ids {
-                let outcome = if self.now() >= asked.plus(lifetime) {
-                    // The session has expired by now whatever the store holds.
-                    Some(EventKind::EndDropped)
-                } else {
-                    match self.inner.store.delete(&id).await {
-                        Ok(_) => Some(EventKind::Ended(EndReason::Logout)),
-                        Err(_) => {
-                            failed = true;
-                            None
-                        }
-                    }
-                };
-                if let Some(kind) = outcome {
-                    if let Ok(mut map) = pending.ids.lock() {
-                        map.remove(&id);
-                        pending.count.store(map.len(), Ordering::Release);
-                    }
-                    self.emit(kind, &id, None);
-                }
-                if failed {
-                    break;
-                }
-            }
-            delay = if failed {
-                (delay * 2).min(Duration::from_secs(5))
-            } else {
-                Duration::from_millis(100)
-            };
-            // Stop when empty; checked under the lock together with the flag, so an end queued
-            // right now either is seen here or starts a new task.
-            if let Ok(map) = pending.ids.lock() {
-                if map.is_empty() {
-                    pending.retrying.store(false, Ordering::Release);
-                    return;
-                }
-            }
-        }
     }
 
     /// Replaces the data if the session is still at `expected` version; returns the new version.

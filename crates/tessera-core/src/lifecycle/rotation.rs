@@ -1,0 +1,153 @@
+//! Rotation at every trust transition: a new verifier for the same session, the old token kept
+//! for a grace window measured from the commit, with the step-up it had then.
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::error::Error;
+use crate::event::EventKind;
+use crate::record::{Elevation, PreviousVerifier, Record};
+use crate::store::{Store, Updated};
+use crate::token::Token;
+
+use super::{Engine, Issued, Session, MAX_CAS_RETRIES};
+
+/// How long a rotation's write may take before its grace window is measured from the commit
+/// instead: the rotated-out token stays usable for `rotation_grace` after the commit, never less
+/// (a slow write must not turn an in-flight request into "theft"). The write carries a deadline
+/// this much later; once it committed, a second write narrows it to commit + grace.
+pub const ROTATION_COMMIT_ALLOWANCE: Duration = Duration::from_secs(30);
+
+impl<S: Store> Engine<S> {
+    /// Issues a new token for the session (same session, same data); the old token works only
+    /// for the grace window. Exactly one of many racing rotations succeeds; the others get
+    /// [`Error::AlreadyRotated`].
+    pub async fn rotate(&self, token: &Token) -> Result<Issued, Error> {
+        self.rotate_with(token, |_, _| {}, EventKind::Rotated).await
+    }
+
+    /// Steps the session up to `level` for `duration` (after the app re-checked a credential),
+    /// rotating the token as every trust transition must.
+    pub async fn elevate(
+        &self,
+        token: &Token,
+        level: u32,
+        duration: Duration,
+    ) -> Result<Issued, Error> {
+        self.rotate_with(
+            token,
+            |record, now| {
+                record.elevation = Some(Elevation {
+                    level,
+                    until: now.plus(duration),
+                });
+                record.auth_time = Some(now);
+            },
+            EventKind::Elevated { level },
+        )
+        .await
+    }
+
+    async fn rotate_with(
+        &self,
+        token: &Token,
+        change: impl Fn(&mut Record, Timestamp),
+        kind: EventKind,
+    ) -> Result<Issued, Error> {
+        let id = token.session_id();
+        for _ in 0..MAX_CAS_RETRIES {
+            let Some(session) = self.resolve(token).await? else {
+                return Err(Error::NoSession);
+            };
+            if !session.current {
+                return Err(Error::AlreadyRotated);
+            }
+            let now = self.now();
+            let old = session.record;
+            let new_token = token.with_new_verifier()?;
+            let mut record = old.clone();
+            record.verifier = new_token.verifier_hash();
+            let grace = self.inner.policy.rotation_grace();
+            record.previous = Some(PreviousVerifier {
+                verifier: old.verifier,
+                grace_until: now.plus(grace).plus(ROTATION_COMMIT_ALLOWANCE),
+                elevation: old.elevation,
+            });
+            if let Some(before) = old.previous {
+                record.retired.insert(0, before);
+                record.retired.truncate(crate::record::MAX_RETIRED);
+            }
+            record.version = old.version.saturating_add(1);
+            change(&mut record, now);
+            match self.inner.store.update(&record, old.version).await? {
+                Updated::Written => {
+                    self.emit(kind, &id, record.subject.as_deref());
+                    // The new token is delivered now: the old one's grace runs from here. The
+                    // narrowing write happens after this returns, so a slow store cannot delay
+                    // the delivery (and so stretch the time the client must keep the old one).
+                    let until = self.now().plus(grace);
+                    let (engine, written) = (self.clone(), record.clone());
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => {
+                            rt.spawn(async move {
+                                engine.narrow_grace(written, old.verifier, until).await;
+                            });
+                        }
+                        Err(_) => {
+                            engine.narrow_grace(written, old.verifier, until).await;
+                        }
+                    }
+                    return Ok(Issued {
+                        token: new_token,
+                        session: Session {
+                            record,
+                            now,
+                            current: true,
+                        },
+                    });
+                }
+                Updated::Missing => return Err(Error::NoSession),
+                // A concurrent write: if it was a rotation, the next resolve sees our token as
+                // the previous one and reports AlreadyRotated; otherwise retry on fresh state.
+                Updated::VersionMismatch => continue,
+            }
+        }
+        Err(Error::AlreadyRotated)
+    }
+
+    /// After a rotation committed, moves the rotated-out token's grace deadline from the wide
+    /// one the write carried to `until` (commit + grace). Best effort: if the store fails or
+    /// the record changed meanwhile, the wider deadline stays, which never calls an in-flight
+    /// request theft.
+    async fn narrow_grace(
+        &self,
+        mut record: Record,
+        old: crate::token::VerifierHash,
+        until: Timestamp,
+    ) {
+        for _ in 0..3 {
+            // The rotated-out token may have moved to `retired` by a later rotation.
+            let rotated_out = record
+                .previous
+                .iter_mut()
+                .chain(record.retired.iter_mut())
+                .find(|p| p.verifier == old);
+            let Some(p) = rotated_out else {
+                return;
+            };
+            if p.grace_until <= until {
+                return;
+            }
+            p.grace_until = until;
+            let expected = record.version;
+            record.version = expected.saturating_add(1);
+            match self.inner.store.update(&record, expected).await {
+                Ok(Updated::VersionMismatch) => match self.inner.store.load(&record.id).await {
+                    Ok(Some(fresh)) => record = fresh,
+                    _ => return,
+                },
+                Ok(Updated::Written | Updated::Missing) | Err(_) => return,
+            }
+        }
+    }
+}
