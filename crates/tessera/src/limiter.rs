@@ -7,6 +7,11 @@
 //! per window per address, and one address to [`PER_CLIENT`] tries across all accounts. A
 //! production deployment pairs this with a second factor or a per-account slow-down that does
 //! not refuse; the library leaves the choice to the application.
+//!
+//! The client is the TCP peer. Behind a reverse proxy every client has the proxy's address, so
+//! a deployment there must key by the address the proxy forwards instead, or the per-address
+//! limit applies to everyone at once. Memory is bounded: at most 10,000 keys, account names cut
+//! to 256 bytes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -34,9 +39,17 @@ pub(crate) struct Limiter {
     windows: Mutex<HashMap<String, Window>>,
 }
 
+/// Longest account name kept in a key: a form field is attacker-sized, the table must not be.
+const MAX_ACCOUNT_BYTES: usize = 256;
+
 /// Keys of one attempt: the client, and the account from that client.
 fn keys(action: &str, account: &str, client: Option<IpAddr>) -> [(String, u32); 2] {
     let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let mut end = account.len().min(MAX_ACCOUNT_BYTES);
+    while !account.is_char_boundary(end) {
+        end -= 1;
+    }
+    let account = account.get(..end).unwrap_or_default();
     [
         (format!("{action}\u{0}{client}"), PER_CLIENT),
         (
@@ -145,5 +158,18 @@ mod tests {
         l.failed("login", "alice", user);
         l.succeeded("login", "alice", user);
         assert!(l.check("login", "alice", user).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_whatever_the_names() {
+        let l = Limiter::default();
+        let huge = "x".repeat(1 << 20);
+        for i in 0..(CAPACITY + 100) {
+            let ip: IpAddr = std::net::Ipv4Addr::from(u32::try_from(i).unwrap()).into();
+            l.failed("login", &huge, Some(ip));
+        }
+        let windows = l.windows.lock().unwrap();
+        assert!(windows.len() <= CAPACITY + 2);
+        assert!(windows.keys().all(|k| k.len() < MAX_ACCOUNT_BYTES + 64));
     }
 }
