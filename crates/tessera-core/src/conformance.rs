@@ -139,6 +139,7 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
             level: 3,
             until: at.plus(Duration::from_secs(60)),
         }),
+        auth_time: Some(at.plus(Duration::from_secs(2))),
     });
     record.retired = vec![
         PreviousVerifier {
@@ -148,11 +149,13 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
                 level: 4,
                 until: at.plus(Duration::from_secs(90)),
             }),
+            auth_time: Some(at),
         },
         PreviousVerifier {
             verifier: Token::generate().unwrap().verifier_hash(),
             grace_until: at.plus(Duration::from_secs(1)),
             elevation: None,
+            auth_time: None,
         },
     ];
     record.elevation = Some(Elevation {
@@ -625,6 +628,8 @@ fn base64_decode(text: &str) -> Vec<u8> {
 pub struct Faulty<S> {
     pub inner: S,
     pub down: AtomicBool,
+    /// Reads work, writes fail (a writer blocked by another process, a read replica).
+    pub writes_down: AtomicBool,
     pub ops: std::sync::atomic::AtomicUsize,
 }
 
@@ -633,12 +638,28 @@ impl<S> Faulty<S> {
         Self {
             inner,
             down: AtomicBool::new(false),
+            writes_down: AtomicBool::new(false),
             ops: Default::default(),
         }
     }
 
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn set_writes_down(&self, down: bool) {
+        self.writes_down.store(down, Ordering::SeqCst);
+    }
+
+    fn touch_write(&self) -> Result<(), crate::StoreError> {
+        self.touch()?;
+        if self.writes_down.load(Ordering::SeqCst) {
+            return Err(crate::StoreError::Unavailable {
+                message: "write refused".into(),
+                source: None,
+            });
+        }
+        Ok(())
     }
 
     pub fn ops(&self) -> usize {
@@ -659,7 +680,7 @@ impl<S> Faulty<S> {
 
 impl<S: Store> Store for Faulty<S> {
     async fn create(&self, r: &Record, epoch: Option<u64>) -> Result<Created, crate::StoreError> {
-        self.touch()?;
+        self.touch_write()?;
         self.inner.create(r, epoch).await
     }
     async fn subject_epoch(&self, s: &str) -> Result<u64, crate::StoreError> {
@@ -671,11 +692,11 @@ impl<S: Store> Store for Faulty<S> {
         self.inner.load(id).await
     }
     async fn update(&self, r: &Record, expected: u64) -> Result<Updated, crate::StoreError> {
-        self.touch()?;
+        self.touch_write()?;
         self.inner.update(r, expected).await
     }
     async fn delete(&self, id: &crate::SessionId) -> Result<bool, crate::StoreError> {
-        self.touch()?;
+        self.touch_write()?;
         self.inner.delete(id).await
     }
     async fn list_by_subject(&self, s: &str) -> Result<Vec<Record>, crate::StoreError> {
@@ -687,7 +708,7 @@ impl<S: Store> Store for Faulty<S> {
         s: &str,
         except: Option<&crate::SessionId>,
     ) -> Result<Vec<crate::SessionId>, crate::StoreError> {
-        self.touch()?;
+        self.touch_write()?;
         self.inner.delete_by_subject(s, except).await
     }
     async fn signing_keys(

@@ -44,7 +44,10 @@ pub mod token;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::Error;
 pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
-pub use lifecycle::{CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session};
+pub use lifecycle::{
+    CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session,
+    MAX_PENDING_ENDS_PER_SUBJECT,
+};
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};
 pub use record::{ClientInfo, Record};

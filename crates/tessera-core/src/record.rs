@@ -102,6 +102,9 @@ pub struct PreviousVerifier {
     /// acts with this, never with what the rotation granted: a token stolen before a step-up
     /// does not gain the step-up.
     pub elevation: Option<Elevation>,
+    /// When the subject last proved who they were before this rotation: the old token does not
+    /// look freshly re-authenticated either.
+    pub auth_time: Option<Timestamp>,
 }
 
 /// A temporary assurance level from a step-up (`elevate`).

@@ -86,11 +86,18 @@ async fn logins_with_the_old_password_never_survive_a_password_change() {
 async fn a_rotated_out_token_never_gains_the_step_up() {
     let f = fixture();
     let before = sign_in(&f.engine, "alice").await;
+    let login_time = before.session.record().auth_time;
+    f.clock.advance(secs(60));
     let after = f.engine.elevate(&before.token, 3, secs(300)).await.unwrap();
+    f.clock.advance(secs(1));
     let old = f.engine.resolve(&before.token).await.unwrap().unwrap();
     assert!(!old.is_current_token(), "in grace");
     assert_eq!(old.auth_level(), 1, "the old token acts at its old level");
     assert!(old.record().elevation.is_none());
+    // Nor does it look freshly re-authenticated (independent review, F5).
+    assert_eq!(old.record().auth_time, login_time);
+    let fresh = f.engine.resolve(&after.token).await.unwrap().unwrap();
+    assert!(fresh.record().auth_time > login_time);
     let new = f.engine.resolve(&after.token).await.unwrap().unwrap();
     assert_eq!(new.auth_level(), 3);
     // A second step-up: the first step-up's token keeps level 3, not the new 5.
@@ -194,12 +201,15 @@ async fn the_session_cap_counts_only_live_sessions() {
     );
 }
 
-/// A real memory store whose `update` takes `delay` of the engine's clock to commit, as a SQLite
-/// write queued behind a busy writer does (fault injection around the real store, not a mock).
+/// A real memory store whose next `update` takes `delay_ms` of the engine's clock to commit, as
+/// a SQLite write queued behind a busy writer does, and whose updates after the next one fail
+/// `fail_after_next` times (fault injection around the real store, not a mock).
 struct SlowWrites {
     inner: MemoryStore,
     clock: Arc<ManualClock>,
     delay_ms: AtomicU64,
+    fail_after_next: AtomicU64,
+    updates: AtomicU64,
 }
 
 impl Store for SlowWrites {
@@ -217,6 +227,18 @@ impl Store for SlowWrites {
         self.clock.advance(Duration::from_millis(
             self.delay_ms.swap(0, Ordering::SeqCst),
         ));
+        let n = self.updates.fetch_add(1, Ordering::SeqCst);
+        if n > 0
+            && self
+                .fail_after_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::Unavailable {
+                message: "write refused".into(),
+                source: None,
+            });
+        }
         self.inner.update(r, expected).await
     }
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
@@ -253,6 +275,8 @@ async fn a_slow_rotation_write_never_turns_an_in_flight_request_into_theft() {
         inner: MemoryStore::new(),
         clock: Arc::clone(&clock),
         delay_ms: AtomicU64::new(0),
+        fail_after_next: AtomicU64::new(0),
+        updates: AtomicU64::new(0),
     };
     let events = Arc::new(RecordingSink::default());
     let engine = Engine::builder(store)
@@ -260,6 +284,7 @@ async fn a_slow_rotation_write_never_turns_an_in_flight_request_into_theft() {
         .events(events.clone())
         .build();
     let issued = sign_in(&engine, "alice").await;
+    engine.store().updates.store(0, Ordering::SeqCst);
     engine.store().delay_ms.store(10_000, Ordering::SeqCst);
     let rotated = engine.rotate(&issued.token).await.unwrap();
     let committed = clock.now();
@@ -352,4 +377,114 @@ async fn sign_out_during_an_outage_lands_when_the_store_returns() {
     let kinds: Vec<_> = events.events().into_iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&EventKind::EndPending));
     assert!(kinds.contains(&EventKind::Ended(EndReason::Logout)));
+}
+
+/// The independent review's F1: during a store outage an attacker filled the pending-sign-out
+/// queue (random well-formed cookies, or thousands of their own sessions), and the victim's
+/// sign-out was then dropped silently while the page said "pending". Now unchecked tokens take
+/// half the queue at most, one subject 64 entries, and a sign-out without room says `Failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_the_sign_out_queue_cannot_silently_drop_a_victims_sign_out() {
+    use tessera_core::conformance::Faulty;
+    use tessera_core::{LogoutOutcome, Token, MAX_PENDING_ENDS_PER_SUBJECT};
+    let store = Arc::new(Faulty::new(MemoryStore::new()));
+    let engine = Engine::new(Arc::clone(&store));
+    let mut bobs = Vec::new();
+    for _ in 0..(MAX_PENDING_ENDS_PER_SUBJECT + 10) {
+        bobs.push(sign_in(&engine, "bob").await.token);
+    }
+    let alice = sign_in(&engine, "alice").await;
+    // A write outage: reads work, deletes fail.
+    store.set_writes_down(true);
+    let mut outcomes = Vec::new();
+    for t in &bobs {
+        outcomes.push(engine.logout_or_defer(t).await);
+    }
+    let queued = outcomes
+        .iter()
+        .filter(|o| **o == LogoutOutcome::Pending)
+        .count();
+    assert_eq!(
+        queued, MAX_PENDING_ENDS_PER_SUBJECT,
+        "one subject's share is bounded"
+    );
+    assert!(
+        outcomes.contains(&LogoutOutcome::Failed),
+        "no room is said, not hidden"
+    );
+    // Garbage tokens cannot crowd alice out either.
+    for _ in 0..1000 {
+        let _ = engine.logout_or_defer(&Token::generate().unwrap()).await;
+    }
+    assert_eq!(
+        engine.logout_or_defer(&alice.token).await,
+        LogoutOutcome::Pending
+    );
+    store.set_writes_down(false);
+    let mut landed = false;
+    for _ in 0..100 {
+        if store
+            .inner
+            .load(&alice.session.id())
+            .await
+            .unwrap()
+            .is_none()
+        {
+            landed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(landed, "alice's queued end never landed");
+}
+
+/// An end queued for a token the store could not check deletes nothing unless the token is
+/// the session's: a selector alone (with a wrong verifier) cannot end someone's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchecked_sign_out_needs_the_real_token() {
+    use tessera_core::conformance::Faulty;
+    use tessera_core::LogoutOutcome;
+    let store = Arc::new(Faulty::new(MemoryStore::new()));
+    let engine = Engine::new(Arc::clone(&store));
+    let victim = sign_in(&engine, "alice").await;
+    let forged = victim.token.with_new_verifier().unwrap(); // same selector, wrong verifier
+    store.set_down(true);
+    assert_eq!(
+        engine.logout_or_defer(&forged).await,
+        LogoutOutcome::Pending
+    );
+    store.set_down(false);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        engine.resolve(&victim.token).await.unwrap().is_some(),
+        "a forged token ended (or locally blocked) the victim's session"
+    );
+}
+
+/// The independent review's F7: when the narrowing write failed once, the rotated-out token
+/// kept the wide deadline (grace + 30 s). The narrowing is now retried with backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_narrowing_is_retried_so_the_grace_window_still_closes() {
+    let clock = Arc::new(ManualClock::default());
+    let engine = Engine::builder(SlowWrites {
+        inner: MemoryStore::new(),
+        clock: Arc::clone(&clock),
+        delay_ms: AtomicU64::new(0),
+        fail_after_next: AtomicU64::new(0),
+        updates: AtomicU64::new(0),
+    })
+    .clock(clock.clone())
+    .build();
+    let issued = sign_in(&engine, "alice").await;
+    engine.store().updates.store(0, Ordering::SeqCst);
+    // The rotation's own write succeeds; the next two (the narrowing) fail.
+    engine.store().fail_after_next.store(2, Ordering::SeqCst);
+    engine.rotate(&issued.token).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(engine.store().fail_after_next.load(Ordering::SeqCst), 0);
+    clock.advance(secs(6));
+    assert!(
+        engine.resolve(&issued.token).await.unwrap().is_none(),
+        "the old token outlived its grace: the narrowing was not retried"
+    );
 }

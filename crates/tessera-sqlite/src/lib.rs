@@ -183,7 +183,8 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
 
 const COLUMNS: &str = "id, verifier, prev_verifier, prev_grace_until, subject, created_at, \
     last_seen, idle_deadline, absolute_deadline, auth_time, auth_level, elev_level, elev_until, \
-    version, data, user_agent, ip_prefix, retired, prev_elev_level, prev_elev_until, retired_elev";
+    version, data, user_agent, ip_prefix, retired, prev_elev_level, prev_elev_until, retired_auth, \
+    prev_auth_time";
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date, with
@@ -361,6 +362,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
     let previous = match (prev_verifier, prev_grace_until) {
         (Some(v), Some(until)) => Some(PreviousVerifier {
             elevation: elevation_of(row.get(18)?, row.get(19)?),
+            auth_time: row.get::<_, Option<i64>>(21)?.map(Timestamp::from_millis),
             verifier: tessera_core::token::VerifierHash::from_bytes(v.try_into().map_err(
                 |_| {
                     rusqlite::Error::FromSqlConversionFailure(
@@ -411,41 +413,52 @@ fn elevation_of(level: Option<i64>, until: Option<i64>) -> Option<Elevation> {
     }
 }
 
+/// Auth time `None` in a `retired_auth` entry.
+const NO_AUTH_TIME: i64 = i64::MIN;
+
 /// The retired verifiers, stored as 40-byte entries in `col` (the 32-byte hash, then the grace
-/// deadline as big-endian milliseconds) and, in `elev_col`, 12-byte entries with the step-up
-/// each had (big-endian level, 0 for none, and deadline). A row from before schema 3 has no
-/// step-up entries: its retired tokens get none (the least they could have had).
+/// deadline as big-endian milliseconds) and, in `auth_col`, 20-byte entries with the auth state
+/// each had (big-endian step-up level, 0 for none, its deadline, and the auth time). A row from
+/// before schema 3 has no such entries: its retired tokens get no step-up and no auth time (the
+/// least they could have had).
 fn retired_verifiers(
     row: &Row<'_>,
     col: usize,
-    elev_col: usize,
+    auth_col: usize,
 ) -> rusqlite::Result<Vec<PreviousVerifier>> {
     let bytes: Vec<u8> = row.get(col)?;
-    let elev: Vec<u8> = row.get(elev_col)?;
-    if bytes.len() % 40 != 0 || elev.len() % 12 != 0 {
+    let auth: Vec<u8> = row.get(auth_col)?;
+    if bytes.len() % 40 != 0 || auth.len() % 20 != 0 {
         return Err(rusqlite::Error::FromSqlConversionFailure(
             col,
             rusqlite::types::Type::Blob,
-            "expected 40-byte retired and 12-byte step-up entries".into(),
+            "expected 40-byte retired and 20-byte auth entries".into(),
         ));
     }
-    let mut elevations = elev.chunks_exact(12).map(|e| {
-        let (level, until) = e.split_at(4);
+    let mut states = auth.chunks_exact(20).map(|e| {
+        let (level, rest) = e.split_at(4);
+        let (until, auth_time) = rest.split_at(8);
         let level = u32::from_be_bytes(level.try_into().ok()?);
         let until = i64::from_be_bytes(until.try_into().ok()?);
-        (level > 0).then(|| Elevation {
-            level,
-            until: Timestamp::from_millis(until),
-        })
+        let auth_time = i64::from_be_bytes(auth_time.try_into().ok()?);
+        Some((
+            (level > 0).then(|| Elevation {
+                level,
+                until: Timestamp::from_millis(until),
+            }),
+            (auth_time != NO_AUTH_TIME).then(|| Timestamp::from_millis(auth_time)),
+        ))
     });
     Ok(bytes
         .chunks_exact(40)
         .filter_map(|entry| {
             let (hash, until) = entry.split_at(32);
+            let (elevation, auth_time) = states.next().flatten().unwrap_or((None, None));
             Some(PreviousVerifier {
                 verifier: tessera_core::token::VerifierHash::from_bytes(hash.try_into().ok()?),
                 grace_until: Timestamp::from_millis(i64::from_be_bytes(until.try_into().ok()?)),
-                elevation: elevations.next().flatten(),
+                elevation,
+                auth_time,
             })
         })
         .collect())
@@ -462,15 +475,17 @@ fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
         .collect()
 }
 
-fn retired_elevation_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
+fn retired_auth_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
     retired
         .iter()
         .flat_map(|p| {
             let (level, until) = p
                 .elevation
                 .map_or((0, 0), |e| (e.level, e.until.as_millis()));
+            let auth_time = p.auth_time.map_or(NO_AUTH_TIME, Timestamp::as_millis);
             let mut entry = level.to_be_bytes().to_vec();
             entry.extend_from_slice(&until.to_be_bytes());
+            entry.extend_from_slice(&auth_time.to_be_bytes());
             entry
         })
         .collect()
@@ -524,7 +539,12 @@ fn record_params(r: &Record) -> Result<Vec<Box<dyn rusqlite::ToSql + Send>>, Sto
                 .and_then(|p| p.elevation)
                 .map(|e| e.until.as_millis()),
         ),
-        Box::new(retired_elevation_blob(&r.retired)),
+        Box::new(retired_auth_blob(&r.retired)),
+        Box::new(
+            r.previous
+                .and_then(|p| p.auth_time)
+                .map(Timestamp::as_millis),
+        ),
     ])
 }
 
@@ -579,7 +599,7 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "INSERT INTO sessions ({COLUMNS}, expires_at) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?19, ?20, ?21, ?22, ?18) ON CONFLICT(id) DO NOTHING"
+                     ?19, ?20, ?21, ?22, ?23, ?18) ON CONFLICT(id) DO NOTHING"
                 ))
                 .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
                 .map_err(failed)?;
@@ -617,7 +637,7 @@ impl Store for SqliteStore {
                  absolute_deadline = ?9, auth_time = ?10, auth_level = ?11, elev_level = ?12, \
                  elev_until = ?13, version = ?14, data = ?15, user_agent = ?16, ip_prefix = ?17, \
                  expires_at = ?18, retired = ?19, prev_elev_level = ?20, prev_elev_until = ?21, \
-                 retired_elev = ?22 WHERE id = ?1 AND version = ?23",
+                 retired_auth = ?22, prev_auth_time = ?23 WHERE id = ?1 AND version = ?24",
             )
             .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
             .map_err(failed)?;

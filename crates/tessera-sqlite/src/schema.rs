@@ -34,14 +34,16 @@ const MIGRATIONS: &[&str] = &[
     // 2: verifiers rotated out before the previous one, for theft detection: 40-byte entries,
     // a SHA-256 hash and a big-endian millisecond grace deadline.
     "ALTER TABLE sessions ADD COLUMN retired BLOB NOT NULL DEFAULT x''",
-    // 3: what a rotated-out token may do in its grace window (the step-up it had before the
-    // rotation, never the one the rotation granted), and each subject's revocation epoch, which
-    // outlives the subject's sessions, and the signing keys (e.g. for anonymous CSRF tokens).
-    // `retired_elev` holds 12-byte entries parallel to
-    // `retired`: a big-endian level (0: none) and a big-endian millisecond deadline.
+    // 3: what a rotated-out token may do in its grace window (the step-up and auth time it had
+    // before the rotation, never what the rotation granted), each subject's revocation epoch
+    // (it outlives the subject's sessions), and the signing keys (e.g. for anonymous CSRF
+    // tokens). `retired_auth` holds 20-byte entries parallel to `retired`: a big-endian step-up
+    // level (0: none), its big-endian millisecond deadline, and the big-endian millisecond auth
+    // time (i64::MIN: none).
     "ALTER TABLE sessions ADD COLUMN prev_elev_level INTEGER;
     ALTER TABLE sessions ADD COLUMN prev_elev_until INTEGER;
-    ALTER TABLE sessions ADD COLUMN retired_elev BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE sessions ADD COLUMN prev_auth_time INTEGER;
+    ALTER TABLE sessions ADD COLUMN retired_auth BLOB NOT NULL DEFAULT x'';
     CREATE TABLE subject_epochs (
         subject TEXT PRIMARY KEY NOT NULL,
         epoch   INTEGER NOT NULL

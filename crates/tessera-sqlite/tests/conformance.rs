@@ -130,7 +130,8 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
             "ALTER TABLE sessions DROP COLUMN retired; \
              ALTER TABLE sessions DROP COLUMN prev_elev_level; \
              ALTER TABLE sessions DROP COLUMN prev_elev_until; \
-             ALTER TABLE sessions DROP COLUMN retired_elev; \
+             ALTER TABLE sessions DROP COLUMN prev_auth_time; \
+             ALTER TABLE sessions DROP COLUMN retired_auth; \
              DROP TABLE subject_epochs; DROP TABLE signing_keys; PRAGMA user_version = 1;",
         )
         .unwrap();

@@ -142,14 +142,6 @@ pub(crate) fn new_synchronizer_token() -> Option<String> {
 /// The purpose anonymous CSRF tokens are signed for.
 pub(crate) const ANONYMOUS_CSRF_PURPOSE: &str = "tessera/csrf/anonymous/v1";
 
-/// A pre-session nonce as the cookie carries it: exactly 43 base64url characters (256 bits).
-pub(crate) fn valid_nonce(nonce: &str) -> bool {
-    nonce.len() == 43
-        && nonce
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The form value of an anonymous CSRF token: its signature, base64url.
 pub(crate) fn encode_signature(tag: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(tag)

@@ -17,7 +17,19 @@ use tower::{Layer, Service};
 
 use crate::backend::Backend;
 use crate::csrf::CsrfGuard;
-use crate::transport::{host_is_loopback, read, single_value, CookieConfig, Presented};
+use crate::transport::{host_is_loopback, read, CookieConfig, Presented};
+
+/// Headers a reverse proxy adds. A loopback peer that sends one is a proxy on this machine
+/// relaying a request from elsewhere: the plain-HTTP opt-in never applies to it. (A same-host
+/// proxy that adds none of them cannot be told apart: do not use the opt-in behind one.)
+const PROXY_HEADERS: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "via",
+];
 
 /// What to do when the store cannot answer while resolving a session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -218,7 +230,8 @@ where
         let peer_is_loopback = req
             .extensions()
             .get::<ConnectInfo<std::net::SocketAddr>>()
-            .is_some_and(|c| c.0.ip().is_loopback());
+            .is_some_and(|c| c.0.ip().is_loopback())
+            && !PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h));
         let transport_ok =
             config.cookie.is_secure() || (host_is_loopback(req.headers()) && peer_is_loopback);
         if !transport_ok {
@@ -242,14 +255,28 @@ where
                     session.as_ref(),
                 );
             }
-            let removals = if matches!(reading.presented, Presented::Duplicate) {
+            let mut removals = if matches!(reading.presented, Presented::Duplicate) {
                 let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
                 config.cookie.tossed_cookie_removals(host, req.uri().path())
             } else {
                 Vec::new()
             };
-            let pre = single_value(req.headers(), &config.cookie.pre_session_name())
-                .filter(|n| crate::csrf::valid_nonce(n));
+            // The pre-session nonce has a token's shape and is read by the same exact-name
+            // reader; a duplicate is never trusted, and its tossed copies are expired too.
+            let pre_reading = read(req.headers(), config.cookie.pre_session_name());
+            let pre = match pre_reading.presented {
+                Presented::Token(nonce) => Some(nonce.expose()),
+                Presented::Duplicate => {
+                    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok());
+                    removals.extend(
+                        config
+                            .cookie
+                            .tossed_pre_session_removals(host, req.uri().path()),
+                    );
+                    None
+                }
+                Presented::None | Presented::Malformed => None,
+            };
             (reading.presented, pre, removals)
         } else {
             (Presented::None, None, Vec::new())

@@ -371,7 +371,9 @@ impl Session {
     /// Signs out: the cookie is cleared (and `Clear-Site-Data` sent where configured) whatever
     /// the store does, and the session ends on the server. If the store cannot answer, the
     /// server-side end is queued and retried ([`LogoutOutcome::Pending`]; tell the user it is
-    /// pending), and this process already refuses the session. Sign-out never fails open.
+    /// pending), and this process already refuses the session; if the queue has no room, the
+    /// answer is [`LogoutOutcome::Failed`] (tell the user the server could not end it). The
+    /// browser is signed out in every case.
     pub async fn logout(&self) -> LogoutOutcome {
         let outcome = match self.acting_token() {
             Some(token) => self.shared.backend.logout_or_defer(&token).await,

@@ -274,4 +274,71 @@ async fn the_plain_http_opt_in_never_trusts_host_alone() {
         );
         assert!(set_cookies(&resp).is_empty());
     }
+    // A proxy on this machine (loopback peer, Host: localhost) relaying a remote client: the
+    // independent review's F4. Any proxy header makes the request non-local.
+    let from_local_proxy = |header: &'static str| {
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header("host", "localhost:8080")
+            .header(header, "203.0.113.9")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(
+            "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        tower::ServiceExt::oneshot(app.clone(), req)
+    };
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip", "via"] {
+        let resp = from_local_proxy(header).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{header}");
+        assert!(set_cookies(&resp).is_empty(), "{header}");
+    }
+}
+
+/// The independent review's F6: with an unprefixed cookie name, a sibling tossed its own
+/// `sid-pre` nonce for the parent domain. Beside the victim's, the duplicate refused every
+/// sign-in for good; now the duplicate is refused once and the tossed copies are expired.
+#[tokio::test]
+async fn a_tossed_pre_session_cookie_is_expired_not_trusted() {
+    let cookie = CookieConfig::builder().name("sid").build().unwrap();
+    let app = app_with(Arc::default(), |l| l.with_cookie(cookie));
+    let host: &[u8] = b"victim.example.com";
+    let page = send_raw(&app, "GET", "/csrf", &[("host", host)]).await;
+    let victim_pre = cookie_pair(&page);
+    assert!(victim_pre.starts_with("sid-pre="), "{victim_pre}");
+    let token = body(page).await;
+    let attacker_pre = cookie_pair(&send_raw(&app, "GET", "/csrf", &[("host", host)]).await);
+    let both = format!("{attacker_pre}; {victim_pre}");
+    let resp = send_raw(
+        &app,
+        "GET",
+        "/csrf",
+        &[("host", host), ("cookie", both.as_bytes())],
+    )
+    .await;
+    let removals = set_cookies(&resp);
+    assert!(
+        removals.iter().any(|c| c.starts_with("sid-pre=;")
+            && c.contains("Domain=example.com")
+            && c.contains("Max-Age=0")),
+        "{removals:?}"
+    );
+    assert!(
+        removals
+            .iter()
+            .filter(|c| c.starts_with("sid-pre=;"))
+            .all(|c| c.contains("Domain=")),
+        "the victim's host-only nonce must not be removed: {removals:?}"
+    );
+    // The victim's own nonce still verifies once the tossed copy is gone.
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/csrf")
+        .header("host", "victim.example.com")
+        .header(COOKIE, &victim_pre)
+        .body(axum::body::Body::from(token))
+        .unwrap();
+    let resp = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }

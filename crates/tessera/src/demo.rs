@@ -410,6 +410,17 @@ async fn logout(session: Session, Form(f): Form<CsrfOnly>) -> Response {
     }
     match session.logout().await {
         LogoutOutcome::Ended => Redirect::to("/login").into_response(),
+        LogoutOutcome::Failed => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            page(
+                "Signed out here only",
+                None,
+                "<p class=\"err\">You are signed out in this browser, but the server could not \
+                 end the session. Sign in and out again when the service is back, or change your \
+                 password to end every session.</p>",
+            ),
+        )
+            .into_response(),
         _ => page(
             "Signed out",
             None,

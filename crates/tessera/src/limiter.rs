@@ -8,7 +8,9 @@
 //! production deployment pairs this with a second factor or a per-account slow-down that does
 //! not refuse; the library leaves the choice to the application.
 //!
-//! The client is the TCP peer. Behind a reverse proxy every client has the proxy's address, so
+//! The client is the TCP peer: an IPv4 address or an IPv6 /64. Rotating addresses within
+//! larger blocks (or a botnet) still buys more tries; that is what the per-account second
+//! factor or slow-down of a production deployment is for. Behind a reverse proxy every client has the proxy's address, so
 //! a deployment there must key by the address the proxy forwards instead, or the per-address
 //! limit applies to everyone at once. Memory is bounded: at most 10,000 keys, account names cut
 //! to 256 bytes.
@@ -42,9 +44,25 @@ pub(crate) struct Limiter {
 /// Longest account name kept in a key: a form field is attacker-sized, the table must not be.
 const MAX_ACCOUNT_BYTES: usize = 256;
 
+/// The client as the limiter counts it: an IPv4 address, or an IPv6 /64 (one customer's
+/// network: counting single IPv6 addresses would give an attacker 2^64 fresh budgets).
+fn client_key(client: Option<IpAddr>) -> String {
+    match client {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// Keys of one attempt: the client, and the account from that client.
 fn keys(action: &str, account: &str, client: Option<IpAddr>) -> [(String, u32); 2] {
-    let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let client = client_key(client);
     let mut end = account.len().min(MAX_ACCOUNT_BYTES);
     while !account.is_char_boundary(end) {
         end -= 1;
@@ -158,6 +176,22 @@ mod tests {
         l.failed("login", "alice", user);
         l.succeeded("login", "alice", user);
         assert!(l.check("login", "alice", user).is_ok());
+    }
+
+    /// The independent review's F3: fresh IPv6 addresses from one /64 are one client.
+    #[test]
+    fn an_ipv6_64_is_one_client() {
+        let l = Limiter::default();
+        for i in 0..PER_ACCOUNT_AND_CLIENT {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+            l.failed("login", "alice", Some(ip));
+        }
+        let next: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert!(l.check("login", "alice", Some(next)).is_err());
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check("login", "alice", Some(other)).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(client_key(Some(mapped)), "192.0.2.1");
     }
 
     #[test]

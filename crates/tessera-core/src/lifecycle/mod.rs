@@ -10,7 +10,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::Error;
 use crate::event::{EndReason, Event, EventKind, EventSink, TracingSink};
 use crate::policy::Policy;
-use crate::record::{ClientInfo, Elevation, Record};
+use crate::record::{ClientInfo, PreviousVerifier, Record};
 use crate::store::{Created, Store, Updated};
 use crate::token::{SessionId, Token};
 
@@ -29,7 +29,10 @@ mod signout;
 pub use rotation::ROTATION_COMMIT_ALLOWANCE;
 pub use session::{Issued, Session};
 use signout::PendingEnds;
-pub use signout::{LogoutOutcome, LOGOUT_WAIT, MAX_PENDING_ENDS};
+pub use signout::{
+    LogoutOutcome, LOGOUT_WAIT, MAX_PENDING_ENDS, MAX_PENDING_ENDS_PER_SUBJECT,
+    MAX_UNVERIFIED_PENDING_ENDS,
+};
 
 /// Which data of the pre-login session survives `login`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,7 +91,7 @@ enum Verdict {
     /// The current token.
     Current,
     /// A rotated-out token inside its grace window, acting with the step-up it had then.
-    InGrace(Option<Elevation>),
+    InGrace(PreviousVerifier),
     Unknown,
     Theft,
 }
@@ -372,7 +375,7 @@ impl<S: Store> Engine<S> {
     /// `Err`: the store failed; callers must treat the request as unauthenticated.
     pub async fn resolve(&self, token: &Token) -> Result<Option<Session>, Error> {
         let id = token.session_id();
-        if self.inner.pending.contains(&id) {
+        if self.inner.pending.refuses(&id, token) {
             return Ok(None);
         }
         let mut renew = true;
@@ -387,7 +390,7 @@ impl<S: Store> Engine<S> {
             }
             let grace = match self.judge(&record, token, now) {
                 Verdict::Current => None,
-                Verdict::InGrace(elevation) => Some(elevation),
+                Verdict::InGrace(previous) => Some(previous),
                 Verdict::Unknown => {
                     self.emit(EventKind::UnknownToken, &id, None);
                     return Ok(None);
@@ -455,7 +458,7 @@ impl<S: Store> Engine<S> {
         // cut short the grace of the first one's token (found in review).
         let rotated_out = record.previous.iter().chain(record.retired.iter());
         match rotated_out.into_iter().find(|p| p.verifier == presented) {
-            Some(p) if now < p.grace_until => Verdict::InGrace(p.elevation),
+            Some(p) if now < p.grace_until => Verdict::InGrace(*p),
             Some(_) => Verdict::Theft,
             None => Verdict::Unknown,
         }

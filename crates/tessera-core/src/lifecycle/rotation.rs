@@ -72,6 +72,7 @@ impl<S: Store> Engine<S> {
                 verifier: old.verifier,
                 grace_until: now.plus(grace).plus(ROTATION_COMMIT_ALLOWANCE),
                 elevation: old.elevation,
+                auth_time: old.auth_time,
             });
             if let Some(before) = old.previous {
                 record.retired.insert(0, before);
@@ -90,11 +91,15 @@ impl<S: Store> Engine<S> {
                     match tokio::runtime::Handle::try_current() {
                         Ok(rt) => {
                             rt.spawn(async move {
-                                engine.narrow_grace(written, old.verifier, until).await;
+                                engine
+                                    .narrow_grace(written, old.verifier, until, true)
+                                    .await;
                             });
                         }
                         Err(_) => {
-                            engine.narrow_grace(written, old.verifier, until).await;
+                            engine
+                                .narrow_grace(written, old.verifier, until, false)
+                                .await;
                         }
                     }
                     return Ok(Issued {
@@ -116,16 +121,19 @@ impl<S: Store> Engine<S> {
     }
 
     /// After a rotation committed, moves the rotated-out token's grace deadline from the wide
-    /// one the write carried to `until` (commit + grace). Best effort: if the store fails or
-    /// the record changed meanwhile, the wider deadline stays, which never calls an in-flight
-    /// request theft.
+    /// one the write carried to `until` (commit + grace). A store failure is retried with
+    /// backoff for about 6 s when `patient` (in its own task); if it still fails, or the
+    /// record ended meanwhile, the wider deadline stays, which never calls an in-flight request
+    /// theft (docs/security.md, "Known limits").
     async fn narrow_grace(
         &self,
         mut record: Record,
         old: crate::token::VerifierHash,
         until: Timestamp,
+        patient: bool,
     ) {
-        for _ in 0..3 {
+        let mut backoff = Duration::from_millis(200);
+        for _ in 0..8 {
             // The rotated-out token may have moved to `retired` by a later rotation.
             let rotated_out = record
                 .previous
@@ -141,12 +149,31 @@ impl<S: Store> Engine<S> {
             p.grace_until = until;
             let expected = record.version;
             record.version = expected.saturating_add(1);
-            match self.inner.store.update(&record, expected).await {
-                Ok(Updated::VersionMismatch) => match self.inner.store.load(&record.id).await {
-                    Ok(Some(fresh)) => record = fresh,
-                    _ => return,
-                },
-                Ok(Updated::Written | Updated::Missing) | Err(_) => return,
+            let reload = match self.inner.store.update(&record, expected).await {
+                Ok(Updated::Written | Updated::Missing) => return,
+                Ok(Updated::VersionMismatch) => true,
+                Err(_) if patient => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    true
+                }
+                Err(_) => return,
+            };
+            if reload {
+                loop {
+                    match self.inner.store.load(&record.id).await {
+                        Ok(Some(fresh)) => {
+                            record = fresh;
+                            break;
+                        }
+                        Ok(None) => return,
+                        Err(_) if patient && backoff < Duration::from_secs(4) => {
+                            tokio::time::sleep(backoff).await;
+                            backoff *= 2;
+                        }
+                        Err(_) => return,
+                    }
+                }
             }
         }
     }

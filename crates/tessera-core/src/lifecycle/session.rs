@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 use crate::error::Error;
-use crate::record::{Elevation, Record};
+use crate::record::{PreviousVerifier, Record};
 use crate::token::{SessionId, SessionRef, Token};
 
 /// A live session as of the moment it was resolved.
@@ -18,15 +18,17 @@ pub struct Session {
 
 impl Session {
     /// The session as a resolve saw it. A rotated-out token in its grace window (`grace` is
-    /// `Some`) sees the step-up it had before the rotation, not the one the rotation granted.
+    /// its entry) sees the step-up and authentication time it had before the rotation, not what
+    /// the rotation granted.
     pub(super) fn seen_with(
         mut record: Record,
         now: Timestamp,
-        grace: Option<Option<Elevation>>,
+        grace: Option<PreviousVerifier>,
     ) -> Self {
         let current = grace.is_none();
-        if let Some(elevation) = grace {
-            record.elevation = elevation;
+        if let Some(p) = grace {
+            record.elevation = p.elevation;
+            record.auth_time = p.auth_time;
         }
         Self {
             record,

@@ -12,7 +12,7 @@ use tessera_core::Token;
 
 mod reader;
 
-pub use reader::{cookie_pairs, presented, read, single_value, Presented, Reading};
+pub use reader::{cookie_pairs, presented, read, Presented, Reading};
 
 /// The default cookie name: `__Host-` makes browsers insist on `Secure`, `Path=/` and no
 /// `Domain`, so a sibling subdomain cannot set or overwrite it.
@@ -43,6 +43,8 @@ pub enum CookieConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieConfig {
     name: String,
+    /// `name` + `-pre`, kept so the hot path does not format it per request.
+    pre_name: String,
     secure: bool,
     same_site: SameSite,
     path: String,
@@ -53,6 +55,7 @@ impl Default for CookieConfig {
     fn default() -> Self {
         Self {
             name: DEFAULT_COOKIE_NAME.to_owned(),
+            pre_name: format!("{DEFAULT_COOKIE_NAME}-pre"),
             secure: true,
             same_site: SameSite::Lax,
             path: "/".to_owned(),
@@ -109,7 +112,8 @@ impl CookieConfigBuilder {
 
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<CookieConfig, CookieConfigError> {
-        let c = self.config;
+        let mut c = self.config;
+        c.pre_name = format!("{}-pre", c.name);
         let name_ok = !c.name.is_empty()
             && c.name
                 .bytes()
@@ -172,14 +176,14 @@ impl CookieConfig {
     /// The name of the pre-session cookie: the session cookie's name with `-pre` appended (so it
     /// keeps the `__Host-` prefix and its guarantees). It carries a random nonce that binds an
     /// anonymous visitor's signed CSRF token, so a login form costs no store write.
-    pub fn pre_session_name(&self) -> String {
-        format!("{}-pre", self.name)
+    pub fn pre_session_name(&self) -> &str {
+        &self.pre_name
     }
 
     /// The `Set-Cookie` value that delivers the pre-session `nonce`, or removes it with `None`.
     /// Same attributes as the session cookie, never persistent.
     pub fn set_pre_session_cookie(&self, nonce: Option<&str>) -> HeaderValue {
-        self.build(&self.pre_session_name(), nonce, None)
+        self.build(&self.pre_name, nonce, None)
     }
 
     /// One cookie with this configuration's attributes; `None` removes it.
@@ -232,7 +236,18 @@ impl CookieConfig {
     /// a `Domain` on it, so no sibling can toss it (and nothing the server sends could target
     /// such a duplicate without also deleting the real cookie).
     pub fn tossed_cookie_removals(&self, host: Option<&str>, path: &str) -> Vec<HeaderValue> {
-        if self.name.to_ascii_lowercase().starts_with("__host-") {
+        self.tossed_removals_of(&self.name, host, path)
+    }
+
+    /// [`CookieConfig::tossed_cookie_removals`] for the pre-session cookie: a sibling that
+    /// tosses its own nonce under that name would otherwise block every sign-in (a duplicate
+    /// is never trusted) or, alone, hand the victim a nonce the attacker knows.
+    pub fn tossed_pre_session_removals(&self, host: Option<&str>, path: &str) -> Vec<HeaderValue> {
+        self.tossed_removals_of(&self.pre_name, host, path)
+    }
+
+    fn tossed_removals_of(&self, name: &str, host: Option<&str>, path: &str) -> Vec<HeaderValue> {
+        if name.to_ascii_lowercase().starts_with("__host-") {
             return Vec::new();
         }
         let Some(host) = host.map(host_without_port) else {
@@ -274,7 +289,7 @@ impl CookieConfig {
                 if own {
                     continue;
                 }
-                let cookie = Cookie::build((self.name.as_str(), ""))
+                let cookie = Cookie::build((name, ""))
                     .http_only(true)
                     .secure(self.secure)
                     .same_site(self.same_site)

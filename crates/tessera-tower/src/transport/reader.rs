@@ -154,23 +154,6 @@ pub fn read(headers: &HeaderMap, name: &str) -> Reading {
     reading
 }
 
-/// The value of the one cookie named exactly `name`, if there is exactly one (for the
-/// pre-session cookie; a duplicate is not trusted).
-pub fn single_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut found = None;
-    for header in headers.get_all(COOKIE) {
-        for (n, value) in cookie_pairs(header.as_bytes()) {
-            if n == name.as_bytes() {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(String::from_utf8(value.to_vec()).ok()?);
-            }
-        }
-    }
-    found
-}
-
 /// Reads the session cookie; see [`read`].
 pub fn presented(headers: &HeaderMap, name: &str) -> Presented {
     read(headers, name).presented

@@ -56,7 +56,8 @@ pub async fn login_remembered(session: Session) -> Result<&'static str, SessionE
 pub async fn logout(session: Session) -> &'static str {
     match session.logout().await {
         tessera_core::LogoutOutcome::Ended => "bye",
-        _ => "signed out here; server-side end pending",
+        tessera_core::LogoutOutcome::Pending => "signed out here; server-side end pending",
+        _ => "signed out here; the server could not end the session",
     }
 }
 
