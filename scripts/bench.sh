@@ -80,8 +80,9 @@ else
 fi
 [[ ${#TARGETS[@]} -gt 0 ]] || die "no targets selected"
 
-TESSERA_BIN="$ROOT/target/release/tessera"
-PEER_BIN="$ROOT/target/release/bench-peer"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+TESSERA_BIN="${TESSERA_BIN:-$TARGET_DIR/release/tessera}"  # override to compare another build
+PEER_BIN="$TARGET_DIR/release/bench-peer"
 
 # ---------------------------------------------------------------- cleanup: never leave a server
 WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"
@@ -125,10 +126,10 @@ done
 TESSERA_BUILD_OK=1
 if (( BUILD )); then
     # The peer is a workspace of its own (bench/peer/Cargo.toml explains why), so it is one
-    # more cargo invocation; it shares the root target/ directory.
+    # more cargo invocation; it shares the target directory.
     if (( needs_peer )); then
         echo "bench: cargo build --release -p tessera-bench-peer (bench/peer)"
-        CARGO_TARGET_DIR="$ROOT/target" cargo build --release --manifest-path bench/peer/Cargo.toml
+        CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --manifest-path bench/peer/Cargo.toml
     fi
     if (( needs_tessera )); then
         echo "bench: cargo build --release -p tessera"
