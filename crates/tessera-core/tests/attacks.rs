@@ -18,6 +18,11 @@ use tessera_core::{
     Policy, Record, RecordingSink, SessionId, Store, StoreError, Timestamp, Updated,
 };
 
+/// The auth level a live token acts with.
+async fn level<S: Store>(engine: &Engine<S>, token: &tessera_core::Token) -> u32 {
+    engine.resolve(token).await.unwrap().unwrap().auth_level()
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -102,44 +107,12 @@ async fn a_rotated_out_token_never_gains_the_step_up() {
     assert_eq!(new.auth_level(), 3);
     // A second step-up: the first step-up's token keeps level 3, not the new 5.
     let again = f.engine.elevate(&after.token, 5, secs(300)).await.unwrap();
-    assert_eq!(
-        f.engine
-            .resolve(&after.token)
-            .await
-            .unwrap()
-            .unwrap()
-            .auth_level(),
-        3
-    );
-    assert_eq!(
-        f.engine
-            .resolve(&again.token)
-            .await
-            .unwrap()
-            .unwrap()
-            .auth_level(),
-        5
-    );
+    assert_eq!(level(&f.engine, &after.token).await, 3);
+    assert_eq!(level(&f.engine, &again.token).await, 5);
     // A plain rotation of an elevated session keeps the elevation for the old token.
     let rotated = f.engine.rotate(&again.token).await.unwrap();
-    assert_eq!(
-        f.engine
-            .resolve(&again.token)
-            .await
-            .unwrap()
-            .unwrap()
-            .auth_level(),
-        5
-    );
-    assert_eq!(
-        f.engine
-            .resolve(&rotated.token)
-            .await
-            .unwrap()
-            .unwrap()
-            .auth_level(),
-        5
-    );
+    assert_eq!(level(&f.engine, &again.token).await, 5);
+    assert_eq!(level(&f.engine, &rotated.token).await, 5);
 }
 
 /// Item 5 (LOW). On d318b6c `revoke_all` only wrote to `tracing`: an application's event sink
