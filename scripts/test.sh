@@ -18,5 +18,8 @@ cargo fmt --all --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
 
+step "cargo doc (warnings are errors: broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+
 step "cargo test"
 cargo test --locked

@@ -21,6 +21,19 @@
 //! # Ok::<(), tessera_core::Error>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Implementing a store
+//!
+//! A backend implements [`Store`]: every method is one atomic security operation (insert if
+//! absent, conditional update by version, delete-by-subject that advances the subject's
+//! revocation epoch, ...), and none has a default body. Its tests enable this crate's
+//! `conformance` feature (in `[dev-dependencies]`) and expand
+//! `tessera_core::store_conformance_tests!(fresh, persisted)` with an async function that
+//! returns a fresh, empty store and one that returns every byte it persisted. That is one test
+//! per property: insert-if-absent, round trip, conditional updates, no resurrection, no lost
+//! updates under 64 writers, revoke-all linearizable with creates, logins racing revoke-all
+//! leave no survivor, the revocation epoch, purge bounds, both expiries, one rotation under
+//! race, signing keys shared and rotated, and nothing persisted containing a token.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -29,7 +42,7 @@
 )]
 
 pub mod clock;
-#[doc(hidden)]
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
 pub mod event;

@@ -71,7 +71,8 @@ pub enum Updated {
     Missing,
 }
 
-/// Where sessions live. Implemented by the memory, SQLite, Redis and PostgreSQL stores.
+/// Where sessions live. Implemented by the memory store here and the SQLite store in
+/// `tessera-sqlite`; any backend that passes the conformance suite can be one.
 ///
 /// Every store must pass the conformance suite (`tessera_core::conformance`, feature
 /// `conformance`). Stores never see a token, only [`SessionId`]s and verifier hashes.

@@ -165,9 +165,8 @@ impl Session {
                 state.session = Some(session);
                 state.token = Some(token);
             }
-            // A dead or unknown token: clear the browser's copy as a courtesy.
             // A dead or unknown token: no session. The cookie is left alone: clearing it here
-            // could race a login in flight and delete the new cookie (found in review).
+            // could race a login in flight and delete the new cookie.
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(target: "tessera::session", error = %e, "session store failed; request treated as unauthenticated");

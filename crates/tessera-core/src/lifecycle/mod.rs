@@ -339,7 +339,7 @@ impl<S: Store> Engine<S> {
 
     async fn evict_beyond(&self, subject: &str, max: usize, keep: &SessionId) -> Result<(), Error> {
         // Only live sessions count: an expired record the purge has not reached yet must not
-        // push a live one out (found in review).
+        // push a live one out.
         let now = self.now();
         let mut records = self.inner.store.list_by_subject(subject).await?;
         records.retain(|r| now < r.expires_at());
@@ -347,7 +347,7 @@ impl<S: Store> Engine<S> {
             return Ok(());
         }
         // Newest first. Only sessions older than the one just issued are evicted: two logins
-        // racing under the cap must not delete each other's new session (found in review).
+        // racing under the cap must not delete each other's new session.
         let Some(own) = records
             .iter()
             .find(|r| r.id == *keep)
@@ -455,7 +455,7 @@ impl<S: Store> Engine<S> {
             return Verdict::Current;
         }
         // Every rotated-out token keeps its own grace deadline, so two quick rotations do not
-        // cut short the grace of the first one's token (found in review).
+        // cut short the grace of the first one's token.
         let rotated_out = record.previous.iter().chain(record.retired.iter());
         match rotated_out.into_iter().find(|p| p.verifier == presented) {
             Some(p) if now < p.grace_until => Verdict::InGrace(*p),

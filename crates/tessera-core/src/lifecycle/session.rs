@@ -62,7 +62,7 @@ impl Session {
         self.current
     }
 
-    /// The data version, for [`Engine::update_data`].
+    /// The data version, for [`crate::Engine::update_data`].
     pub fn version(&self) -> u64 {
         self.record.version
     }

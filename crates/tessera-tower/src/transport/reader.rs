@@ -217,7 +217,7 @@ mod tests {
             Presented::Malformed
         ));
         assert!(matches!(presented(&binary, ""), Presented::None));
-        // A non-ASCII value in another cookie does not spoil ours (found in review).
+        // A non-ASCII value in another cookie does not spoil ours.
         let mut mixed = HeaderMap::new();
         let raw = format!("pref=caf\u{e9}; __Host-session={}", t.expose());
         mixed.append(COOKIE, HeaderValue::from_bytes(raw.as_bytes()).unwrap());
