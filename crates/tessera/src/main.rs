@@ -48,6 +48,8 @@ enum Command {
     /// load). Exit codes: 0 random enough, 1 predictable or too short, 2 invalid input.
     Entropy(entropy_cmd::Args),
     /// Run the minimal server used by scripts/bench.sh (POST /login?user=N, GET /me, POST /logout).
+    /// A benchmark harness, not a product command: hidden from --help.
+    #[command(hide = true)]
     BenchServer {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]
