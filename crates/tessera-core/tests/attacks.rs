@@ -461,3 +461,57 @@ async fn a_failed_narrowing_is_retried_so_the_grace_window_still_closes() {
         "the old token outlived its grace: the narrowing was not retried"
     );
 }
+
+/// The second independent review's selector squatting: someone who knows a session's selector
+/// (a thief of any earlier token of it) queued a wrong-verifier sign-out first; the victim's
+/// own sign-out then found the id "already queued", and the retry dropped both as no match:
+/// the victim saw "pending" and the session lived on. Now each unchecked verifier is queued on
+/// its own and a resolved end takes over the id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatted_sign_out_still_ends_the_victims_session() {
+    use tessera_core::conformance::Faulty;
+    use tessera_core::LogoutOutcome;
+    for write_only in [false, true] {
+        let store = Arc::new(Faulty::new(MemoryStore::new()));
+        let engine = Engine::new(Arc::clone(&store));
+        let victim = sign_in(&engine, "alice").await;
+        let squatter = victim.token.with_new_verifier().unwrap();
+        store.set_down(true);
+        assert_eq!(
+            engine.logout_or_defer(&squatter).await,
+            LogoutOutcome::Pending
+        );
+        if write_only {
+            store.set_down(false);
+            store.set_writes_down(true);
+        }
+        assert_eq!(
+            engine.logout_or_defer(&victim.token).await,
+            LogoutOutcome::Pending
+        );
+        store.set_writes_down(false);
+        store.set_down(false);
+        assert!(
+            engine.resolve(&victim.token).await.unwrap().is_none(),
+            "write_only={write_only}: the victim's token is not refused meanwhile"
+        );
+        let mut landed = false;
+        for _ in 0..100 {
+            if store
+                .inner
+                .load(&victim.session.id())
+                .await
+                .unwrap()
+                .is_none()
+            {
+                landed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            landed,
+            "write_only={write_only}: the victim's session lived on"
+        );
+    }
+}

@@ -107,6 +107,11 @@ pub(crate) fn retired_verifiers(
             "expected 40-byte retired and 20-byte auth entries".into(),
         ));
     }
+    // Entries out of step (a process from before schema 3 rewrote `retired` alone during a
+    // rolling upgrade) cannot be paired safely: then no retired token gets a step-up or an
+    // auth time, the least it could have had.
+    let in_step = auth.len() / 20 == bytes.len() / 40;
+    let auth: &[u8] = if in_step { &auth } else { &[] };
     let mut states = auth.chunks_exact(20).map(|e| {
         let (level, rest) = e.split_at(4);
         let (until, auth_time) = rest.split_at(8);

@@ -226,3 +226,42 @@ async fn group_commit_answers_match_what_was_committed() {
         }
     }
 }
+
+/// The second review (rolling upgrade): a process from before schema 3 rewrites `retired`
+/// without `retired_auth`, so the two fall out of step. A retired token must then get no
+/// step-up rather than another token's.
+#[tokio::test]
+async fn retired_auth_out_of_step_grants_no_step_up() {
+    use std::time::Duration;
+    use tessera_core::conformance::sample_record;
+    use tessera_core::record::{Elevation, PreviousVerifier};
+    use tessera_core::{Clock, Created, ManualClock, Store, Token};
+    let path = temp_path("out-of-step");
+    let store = SqliteStore::open(&path).unwrap();
+    let at = ManualClock::default().now();
+    let (_, mut record) = sample_record(Some("alice"), at);
+    let entry = |level| PreviousVerifier {
+        verifier: Token::generate().unwrap().verifier_hash(),
+        grace_until: at.plus(Duration::from_secs(5)),
+        elevation: Some(Elevation {
+            level,
+            until: at.plus(Duration::from_secs(60)),
+        }),
+        auth_time: Some(at),
+    };
+    record.retired = vec![entry(3), entry(4)];
+    assert_eq!(
+        store.create(&record, None).await.unwrap(),
+        Created::Inserted
+    );
+    assert_eq!(store.load(&record.id).await.unwrap().unwrap(), record);
+    rusqlite_conn(&path)
+        .execute_batch("UPDATE sessions SET retired_auth = substr(retired_auth, 1, 20)")
+        .unwrap();
+    let loaded = store.load(&record.id).await.unwrap().unwrap();
+    assert_eq!(loaded.retired.len(), 2);
+    assert!(loaded
+        .retired
+        .iter()
+        .all(|p| p.elevation.is_none() && p.auth_time.is_none()));
+}

@@ -22,12 +22,17 @@ use crate::transport::{host_is_loopback, read, CookieConfig, Presented};
 /// Headers a reverse proxy adds. A loopback peer that sends one is a proxy on this machine
 /// relaying a request from elsewhere: the plain-HTTP opt-in never applies to it. (A same-host
 /// proxy that adds none of them cannot be told apart: do not use the opt-in behind one.)
-const PROXY_HEADERS: [&str; 6] = [
+const PROXY_HEADERS: [&str; 11] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
+    "x-forwarded-server",
     "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
     "via",
 ];
 

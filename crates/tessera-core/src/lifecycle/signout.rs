@@ -39,59 +39,96 @@ pub enum LogoutOutcome {
     Failed,
 }
 
-/// One queued end.
-struct PendingEnd {
-    /// The presented token's verifier. An unverified end deletes the record only if it matches.
-    verifier: VerifierHash,
-    asked: Timestamp,
-    /// The session's subject when it was resolved before the store failed; `None` when the
-    /// token could not be checked at all.
-    subject: Option<String>,
+/// Most unchecked ends queued for one session id, each with its own verifier: a caller who
+/// knows a session's selector can add wrong-verifier ends, but never take the real token's place.
+const MAX_UNCHECKED_PER_SESSION: usize = 16;
+/// Longest a retry waits for one store call.
+const RETRY_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The queued ends of one session id.
+#[derive(Default)]
+struct Slot {
+    /// Set when a sign-out resolved the session before the store failed: end it whatever token.
+    resolved: Option<(String, Timestamp)>,
+    /// Sign-outs whose token could not be checked: each ends the session only if its verifier
+    /// is the session's.
+    unchecked: Vec<(VerifierHash, Timestamp)>,
+}
+
+impl Slot {
+    fn asked(&self) -> Option<Timestamp> {
+        self.resolved
+            .iter()
+            .map(|(_, at)| *at)
+            .chain(self.unchecked.iter().map(|(_, at)| *at))
+            .min()
+    }
 }
 
 #[derive(Default)]
 struct Queue {
-    ends: HashMap<SessionId, PendingEnd>,
+    slots: HashMap<SessionId, Slot>,
+    /// Ends queued in all (resolved ones and unchecked verifiers).
+    len: usize,
     unverified: usize,
     per_subject: HashMap<String, usize>,
 }
 
 impl Queue {
-    /// Queues an end if there is room for it; true when it is (or already was) queued.
-    fn insert(&mut self, id: SessionId, end: PendingEnd) -> bool {
-        if self.ends.contains_key(&id) {
+    /// Queues a resolved end (`subject`) or an unchecked one (`None`) if there is room; true
+    /// when it is (or already was) queued.
+    fn insert(
+        &mut self,
+        id: SessionId,
+        verifier: VerifierHash,
+        subject: Option<String>,
+        at: Timestamp,
+    ) -> bool {
+        let slot = self.slots.entry(id).or_default();
+        let already = slot.resolved.is_some()
+            || (subject.is_none() && slot.unchecked.iter().any(|(v, _)| *v == verifier));
+        if already {
             return true;
         }
-        if self.ends.len() >= MAX_PENDING_ENDS {
+        if self.len >= MAX_PENDING_ENDS {
             return false;
         }
-        match &end.subject {
-            None if self.unverified >= MAX_UNVERIFIED_PENDING_ENDS => return false,
-            None => self.unverified += 1,
+        match subject {
             Some(subject) => {
                 let n = self.per_subject.entry(subject.clone()).or_default();
                 if *n >= MAX_PENDING_ENDS_PER_SUBJECT {
                     return false;
                 }
                 *n += 1;
+                slot.resolved = Some((subject, at));
+            }
+            None => {
+                if self.unverified >= MAX_UNVERIFIED_PENDING_ENDS
+                    || slot.unchecked.len() >= MAX_UNCHECKED_PER_SESSION
+                {
+                    return false;
+                }
+                self.unverified += 1;
+                slot.unchecked.push((verifier, at));
             }
         }
-        self.ends.insert(id, end);
+        self.len += 1;
         true
     }
 
     fn remove(&mut self, id: &SessionId) {
-        let Some(end) = self.ends.remove(id) else {
+        let Some(slot) = self.slots.remove(id) else {
             return;
         };
-        match end.subject {
-            None => self.unverified = self.unverified.saturating_sub(1),
-            Some(subject) => {
-                if let Some(n) = self.per_subject.get_mut(&subject) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.per_subject.remove(&subject);
-                    }
+        self.len = self
+            .len
+            .saturating_sub(slot.unchecked.len() + usize::from(slot.resolved.is_some()));
+        self.unverified = self.unverified.saturating_sub(slot.unchecked.len());
+        if let Some((subject, _)) = slot.resolved {
+            if let Some(n) = self.per_subject.get_mut(&subject) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_subject.remove(&subject);
                 }
             }
         }
@@ -109,19 +146,33 @@ pub(super) struct PendingEnds {
 
 impl PendingEnds {
     /// True when `token` must be refused because its session's end is queued: any token of a
-    /// resolved session, or exactly the token that asked, for an unverified end.
+    /// resolved session, or a token whose own unchecked sign-out is queued.
     pub(super) fn refuses(&self, id: &SessionId, token: &Token) -> bool {
         if self.count.load(Ordering::Acquire) == 0 {
             return false;
         }
         match self.queue.lock() {
-            Ok(q) => q
-                .ends
-                .get(id)
-                .is_some_and(|e| e.subject.is_some() || e.verifier == token.verifier_hash()),
+            Ok(q) => q.slots.get(id).is_some_and(|slot| {
+                slot.resolved.is_some() || {
+                    let presented = token.verifier_hash();
+                    slot.unchecked.iter().any(|(v, _)| *v == presented)
+                }
+            }),
             Err(_) => true,
         }
     }
+}
+
+/// What one retry of a queued end found.
+enum Retried {
+    /// The session is gone (deleted now, or already).
+    Ended,
+    /// No queued verifier is the session's: nothing was ended (a wrong or forged token).
+    NoMatch,
+    /// The store failed again; try later.
+    Later,
+    /// The record cannot be read back (corrupt): give up on it, loudly.
+    GiveUp,
 }
 
 impl<S: Store> Engine<S> {
@@ -176,15 +227,10 @@ impl<S: Store> Engine<S> {
 
     fn defer_end(&self, id: SessionId, token: &Token, subject: Option<String>) -> LogoutOutcome {
         let pending = &self.inner.pending;
-        let end = PendingEnd {
-            verifier: token.verifier_hash(),
-            asked: self.now(),
-            subject,
-        };
         let queued = match pending.queue.lock() {
             Ok(mut q) => {
-                let queued = q.insert(id, end);
-                pending.count.store(q.ends.len(), Ordering::Release);
+                let queued = q.insert(id, token.verifier_hash(), subject, self.now());
+                pending.count.store(q.len, Ordering::Release);
                 queued
             }
             Err(_) => false,
@@ -202,62 +248,78 @@ impl<S: Store> Engine<S> {
         LogoutOutcome::Pending
     }
 
-    /// Ends one queued session: `Ok` when it is gone (or was never there), `Err` when the
-    /// store failed again.
+    /// One retry of a session's queued ends, each store call bounded by [`RETRY_CALL_TIMEOUT`].
     async fn end_queued(
         &self,
         id: &SessionId,
-        verifier: &VerifierHash,
-        checked: bool,
-    ) -> Result<(), ()> {
-        if !checked {
-            // The token was never checked: end the session only if it really is its token.
-            let record = self.inner.store.load(id).await.map_err(|_| ())?;
+        resolved: bool,
+        verifiers: &[VerifierHash],
+    ) -> Retried {
+        if !resolved {
+            // No sign-out checked its token: end the session only if one of them is its token.
+            let record =
+                match tokio::time::timeout(RETRY_CALL_TIMEOUT, self.inner.store.load(id)).await {
+                    Ok(Ok(record)) => record,
+                    Ok(Err(crate::StoreError::Corrupt(_))) => return Retried::GiveUp,
+                    Ok(Err(_)) | Err(_) => return Retried::Later,
+                };
             let Some(record) = record else {
-                return Ok(());
+                return Retried::Ended;
             };
-            let matches = record.verifier == *verifier
-                || record
+            let known = std::iter::once(&record.verifier).chain(
+                record
                     .previous
                     .iter()
                     .chain(record.retired.iter())
-                    .any(|p| p.verifier == *verifier);
-            if !matches {
-                return Ok(());
+                    .map(|p| &p.verifier),
+            );
+            let matched = known.into_iter().any(|k| verifiers.iter().any(|v| v == k));
+            if !matched {
+                return Retried::NoMatch;
             }
         }
-        self.inner
-            .store
-            .delete(id)
-            .await
-            .map(|_| ())
-            .map_err(|_| ())
+        match tokio::time::timeout(RETRY_CALL_TIMEOUT, self.inner.store.delete(id)).await {
+            Ok(Ok(_)) => Retried::Ended,
+            Ok(Err(_)) | Err(_) => Retried::Later,
+        }
     }
 
-    /// Retries queued ends with backoff until none is left.
+    /// Retries queued ends with backoff until none is left. Every queued session is tried in
+    /// every round: one that keeps failing does not hold up the others.
     async fn retry_pending_ends(self) {
         let pending = &self.inner.pending;
         let mut delay = Duration::from_millis(100);
         loop {
             tokio::time::sleep(delay).await;
-            let ends: Vec<(SessionId, VerifierHash, Timestamp, bool)> = match pending.queue.lock() {
+            type Work = (SessionId, bool, Vec<VerifierHash>, Option<Timestamp>);
+            let work: Vec<Work> = match pending.queue.lock() {
                 Ok(q) => q
-                    .ends
+                    .slots
                     .iter()
-                    .map(|(id, e)| (*id, e.verifier, e.asked, e.subject.is_some()))
+                    .map(|(id, slot)| {
+                        (
+                            *id,
+                            slot.resolved.is_some(),
+                            slot.unchecked.iter().map(|(v, _)| *v).collect(),
+                            slot.asked(),
+                        )
+                    })
                     .collect(),
                 Err(_) => Vec::new(),
             };
             let lifetime = self.inner.policy.absolute_lifetime();
             let mut failed = false;
-            for (id, verifier, asked, checked) in ends {
-                let outcome = if self.now() >= asked.plus(lifetime) {
+            for (id, resolved, verifiers, asked) in work {
+                let expired = asked.is_none_or(|at| self.now() >= at.plus(lifetime));
+                let outcome = if expired {
                     // The session has expired by now whatever the store holds.
                     Some(EventKind::EndDropped)
                 } else {
-                    match self.end_queued(&id, &verifier, checked).await {
-                        Ok(()) => Some(EventKind::Ended(EndReason::Logout)),
-                        Err(()) => {
+                    match self.end_queued(&id, resolved, &verifiers).await {
+                        Retried::Ended => Some(EventKind::Ended(EndReason::Logout)),
+                        Retried::NoMatch => Some(EventKind::UnknownToken),
+                        Retried::GiveUp => Some(EventKind::EndDropped),
+                        Retried::Later => {
                             failed = true;
                             None
                         }
@@ -266,12 +328,9 @@ impl<S: Store> Engine<S> {
                 if let Some(kind) = outcome {
                     if let Ok(mut q) = pending.queue.lock() {
                         q.remove(&id);
-                        pending.count.store(q.ends.len(), Ordering::Release);
+                        pending.count.store(q.len, Ordering::Release);
                     }
                     self.emit(kind, &id, None);
-                }
-                if failed {
-                    break;
                 }
             }
             delay = if failed {
@@ -282,7 +341,7 @@ impl<S: Store> Engine<S> {
             // Stop when empty; checked under the lock together with the flag, so an end queued
             // right now either is seen here or starts a new task.
             if let Ok(q) = pending.queue.lock() {
-                if q.ends.is_empty() {
+                if q.slots.is_empty() {
                     pending.retrying.store(false, Ordering::Release);
                     return;
                 }
@@ -295,19 +354,17 @@ impl<S: Store> Engine<S> {
 mod tests {
     use super::*;
 
-    fn end(subject: Option<&str>) -> PendingEnd {
-        PendingEnd {
-            verifier: crate::token::VerifierHash::from_bytes([7; 32]),
-            asked: Timestamp::from_millis(0),
-            subject: subject.map(str::to_owned),
-        }
-    }
-
     fn id(n: usize) -> SessionId {
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&(n as u64).to_le_bytes());
         SessionId::from_bytes(b)
     }
+
+    fn v(n: u8) -> VerifierHash {
+        VerifierHash::from_bytes([n; 32])
+    }
+
+    const T: Timestamp = Timestamp::from_millis(0);
 
     /// The queue-flood attack (independent review, F1): unchecked tokens and one subject's
     /// sessions cannot take the room another user's sign-out needs.
@@ -315,30 +372,59 @@ mod tests {
     fn the_queue_is_fair_and_says_when_it_is_full() {
         let mut q = Queue::default();
         for n in 0..MAX_UNVERIFIED_PENDING_ENDS {
-            assert!(q.insert(id(n), end(None)));
+            assert!(q.insert(id(n), v(1), None, T));
         }
         assert!(
-            !q.insert(id(usize::MAX), end(None)),
+            !q.insert(id(usize::MAX), v(1), None, T),
             "unchecked ends take half at most"
         );
         for n in 0..MAX_PENDING_ENDS_PER_SUBJECT {
-            assert!(q.insert(id(1_000_000 + n), end(Some("bob"))));
+            assert!(q.insert(id(1_000_000 + n), v(1), Some("bob".into()), T));
         }
         assert!(
-            !q.insert(id(2_000_000), end(Some("bob"))),
-            "one subject's share is bounded"
+            !q.insert(id(2_000_000), v(1), Some("bob".into()), T),
+            "one subject's share"
         );
         assert!(
-            q.insert(id(3_000_000), end(Some("alice"))),
-            "alice still gets a slot"
+            q.insert(id(3_000_000), v(1), Some("alice".into()), T),
+            "alice gets a slot"
         );
         assert!(
-            q.insert(id(3_000_000), end(Some("alice"))),
-            "queuing twice is fine"
+            q.insert(id(3_000_000), v(2), Some("alice".into()), T),
+            "queued twice is fine"
         );
         q.remove(&id(1_000_000));
-        assert!(q.insert(id(2_000_000), end(Some("bob"))));
+        assert!(q.insert(id(2_000_000), v(1), Some("bob".into()), T));
         q.remove(&id(0));
         assert_eq!(q.unverified, MAX_UNVERIFIED_PENDING_ENDS - 1);
+        assert_eq!(
+            q.len,
+            MAX_UNVERIFIED_PENDING_ENDS - 1 + MAX_PENDING_ENDS_PER_SUBJECT + 1
+        );
+    }
+
+    /// The second review's selector squatting: a wrong-verifier end queued first never takes
+    /// the place of the real token's, checked or resolved.
+    #[test]
+    fn a_squatted_session_id_still_takes_the_real_end() {
+        let mut q = Queue::default();
+        assert!(q.insert(id(1), v(9), None, T), "the squatter");
+        assert!(q.insert(id(1), v(1), None, T), "the victim, unchecked");
+        let slot = q.slots.get(&id(1)).unwrap();
+        assert_eq!(slot.unchecked.len(), 2);
+        assert!(
+            q.insert(id(1), v(1), Some("alice".into()), T),
+            "the victim, resolved"
+        );
+        assert!(q.slots.get(&id(1)).unwrap().resolved.is_some());
+        // A squatter can fill one session's unchecked list, but that is said, not hidden.
+        for n in 10..(10 + MAX_UNCHECKED_PER_SESSION as u8) {
+            q.insert(id(2), v(n), None, T);
+        }
+        assert!(!q.insert(id(2), v(1), None, T));
+        assert!(
+            q.insert(id(2), v(1), Some("alice".into()), T),
+            "a resolved end still fits"
+        );
     }
 }

@@ -218,8 +218,8 @@ impl CookieConfig {
 }
 
 /// Most parent domains and path prefixes [`CookieConfig::tossed_cookie_removals`] targets.
-const MAX_TOSS_DOMAINS: usize = 4;
-const MAX_TOSS_PATHS: usize = 6;
+const MAX_TOSS_DOMAINS: usize = 5;
+const MAX_TOSS_PATHS: usize = 11;
 
 impl CookieConfig {
     /// `Set-Cookie` values that expire cookies a sibling subdomain may have planted under the
@@ -261,15 +261,20 @@ impl CookieConfig {
         {
             return Vec::new();
         }
+        // Shortest first: the registrable domain is where a sibling tosses; the host itself
+        // last (a child host can toss for it).
         let labels: Vec<&str> = host.split('.').collect();
         let domains: Vec<String> = (0..labels.len().saturating_sub(1))
+            .rev()
             .map(|i| labels.get(i..).unwrap_or_default().join("."))
             .take(MAX_TOSS_DOMAINS)
             .collect();
+        // Every prefix of the request path a tossed cookie's `Path` can be: `/`, `/a`, `/a/`,
+        // `/a/b`, `/a/b/`, ... (a browser sends `Path=/a/` to `/a/b`).
         let mut paths = vec!["/".to_owned()];
         let mut prefix = String::new();
         for segment in path.split('/').filter(|s| !s.is_empty()) {
-            if paths.len() >= MAX_TOSS_PATHS
+            if paths.len() + 2 > MAX_TOSS_PATHS
                 || !segment.bytes().all(|b| b.is_ascii_graphic() && b != b';')
             {
                 break;
@@ -277,6 +282,7 @@ impl CookieConfig {
             prefix.push('/');
             prefix.push_str(segment);
             paths.push(prefix.clone());
+            paths.push(format!("{prefix}/"));
         }
         let mut out = Vec::new();
         for domain in &domains {
@@ -490,7 +496,22 @@ mod tests {
         }
         // Bounded, whatever the path.
         let deep = sid.tossed_cookie_removals(Some("a.b.c.d.e.f.example.com"), &"/p".repeat(100));
-        assert!(deep.len() <= 4 * 6);
+        assert!(deep.len() <= MAX_TOSS_DOMAINS * MAX_TOSS_PATHS);
+        // The second review: the registrable domain is targeted however deep the host, and
+        // trailing-slash paths too.
+        let text: Vec<&str> = deep.iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(
+            text.iter()
+                .any(|c| c.contains("Domain=example.com;") || c.ends_with("Domain=example.com")),
+            "{text:?}"
+        );
+        let r = sid.tossed_cookie_removals(Some("app.example.com"), "/app/login");
+        let text: Vec<&str> = r.iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(
+            text.iter()
+                .any(|c| c.split("; ").any(|a| a == "Path=/app/")),
+            "{text:?}"
+        );
     }
 
     #[test]
