@@ -42,10 +42,28 @@ pub(crate) fn app(store: AnyStore) -> Router {
         .layer(SessionLayer::new(Engine::new(store)))
 }
 
-pub(crate) async fn run(listen: SocketAddr, store: AnyStore) -> anyhow::Result<()> {
-    eprintln!(
-        "tessera bench-server on http://{listen} (store: {})",
-        store.describe()
-    );
-    crate::serve(listen, app(store)).await
+/// `tessera bench-server`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Session store: sqlite://PATH or memory://
+    #[arg(long, default_value = "memory://")]
+    store: String,
+}
+
+/// Serves the three benchmark routes until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    crate::init_logging("warn");
+    let store = crate::store_url::open(&args.store)?;
+    let listen = args.listen;
+    crate::block_on(async move {
+        eprintln!(
+            "tessera bench-server on http://{listen} (store: {})",
+            store.describe()
+        );
+        crate::serve(listen, app(store)).await
+    })??;
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -169,16 +169,40 @@ pub(crate) fn app(store: AnyStore, policy: Policy, cookie: CookieConfig) -> Rout
         .layer(axum::middleware::map_response(security_headers))
 }
 
-pub(crate) async fn run(
+/// `tessera demo`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    store: AnyStore,
-    policy: Policy,
-    cookie: CookieConfig,
-) -> anyhow::Result<()> {
-    let described = store.describe();
-    eprintln!("Tessera demo on http://{listen}  (store: {described})");
-    eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
-    crate::serve(listen, app(store, policy, cookie)).await
+    /// Session store: sqlite://PATH or memory:// (SQLite is durable by default; append
+    /// ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed)
+    #[arg(long, default_value = "sqlite://tessera-demo.db")]
+    store: String,
+    /// Session cookie name (default __Host-session). Another name is still Secure,
+    /// HttpOnly and host-only, but loses the __Host- prefix's guarantees.
+    #[arg(long, value_name = "NAME")]
+    cookie_name: Option<String>,
+    /// Idle timeout in seconds (default: the policy's 30 minutes). Short values let
+    /// `tessera inspect` check idle expiry without waiting half an hour.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
+    idle_timeout: Option<u64>,
+}
+
+/// Runs the demo until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    crate::init_logging("info");
+    let policy = policy(args.idle_timeout)?;
+    let cookie = cookie(args.cookie_name.as_deref())?;
+    let store = crate::store_url::open(&args.store)?;
+    let listen = args.listen;
+    crate::block_on(async move {
+        let described = store.describe();
+        eprintln!("Tessera demo on http://{listen}  (store: {described})");
+        eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
+        crate::serve(listen, app(store, policy, cookie)).await
+    })??;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// The demo's cookie: the safe default, or another name (still `Secure`, `HttpOnly`, host-only).
@@ -244,19 +268,9 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
     ))
 }
 
+/// Escapes text for HTML content and quoted attributes: the project's one escape.
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    tessera_inspect::report::escape_html(text)
 }
 
 fn when(t: Timestamp) -> String {

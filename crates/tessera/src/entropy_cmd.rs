@@ -33,7 +33,11 @@ pub(crate) enum Format {
     Json,
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    Ok(analyse_and_report(args))
+}
+
+fn analyse_and_report(args: Args) -> ExitCode {
     let file = args.file.display().to_string();
     let (tokens, lines) = match read_tokens(&args.file) {
         Ok(read) => read,

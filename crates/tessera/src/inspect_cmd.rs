@@ -50,7 +50,11 @@ pub(crate) struct Args {
     pub(crate) insecure: bool,
 }
 
-pub(crate) fn run(args: Args) -> ExitCode {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    Ok(inspect_and_report(args))
+}
+
+fn inspect_and_report(args: Args) -> ExitCode {
     let mut target = match Target::load(&args.target) {
         Ok(t) => t,
         Err(e) => {
@@ -70,19 +74,13 @@ pub(crate) fn run(args: Args) -> ExitCode {
         },
         progress: std::io::stderr().is_terminal(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
+    let report = match crate::block_on(inspect(&target, &options)) {
+        Ok(Ok(r)) => r,
         Err(e) => {
-            eprintln!("tessera inspect: cannot start the async runtime: {e}");
+            eprintln!("tessera inspect: {e:#}");
             return ExitCode::from(1);
         }
-    };
-    let report = match runtime.block_on(inspect(&target, &options)) {
-        Ok(r) => r,
-        Err(e) => {
+        Ok(Err(e)) => {
             eprintln!("tessera inspect: {e}");
             return ExitCode::from(e.exit_code());
         }

@@ -8,6 +8,7 @@ mod limiter;
 mod store_url;
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -22,23 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the demo web app (users alice/wonderland and bob/builder).
-    Demo {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Session store: sqlite://PATH or memory:// (SQLite is durable by default; append
-        /// ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed)
-        #[arg(long, default_value = "sqlite://tessera-demo.db")]
-        store: String,
-        /// Session cookie name (default __Host-session). Another name is still Secure,
-        /// HttpOnly and host-only, but loses the __Host- prefix's guarantees.
-        #[arg(long, value_name = "NAME")]
-        cookie_name: Option<String>,
-        /// Idle timeout in seconds (default: the policy's 30 minutes). Short values let
-        /// `tessera inspect` check idle expiry without waiting half an hour.
-        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
-        idle_timeout: Option<u64>,
-    },
+    Demo(demo::Args),
     /// Audit a running web app's session handling (see docs/inspect.md).
     ///
     /// Exit codes: 0 nothing failed, 1 a check failed, 2 invalid target file or arguments,
@@ -50,67 +35,45 @@ enum Command {
     /// Run the minimal server used by scripts/bench.sh (POST /login?user=N, GET /me, POST /logout).
     /// A benchmark harness, not a product command: hidden from --help.
     #[command(hide = true)]
-    BenchServer {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        listen: SocketAddr,
-        /// Session store: sqlite://PATH or memory://
-        #[arg(long, default_value = "memory://")]
-        store: String,
-    },
+    BenchServer(bench_server::Args),
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             // clap's own exit code is 2 for usage errors, 0 for --help/--version.
-            return std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let cli = match cli.command {
-        Command::Entropy(args) => return entropy_cmd::run(args),
-        Command::Inspect(args) => return inspect_cmd::run(args),
-        other => Cli { command: other },
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tessera: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Demo {
-                listen,
-                store,
-                cookie_name,
-                idle_timeout,
-            } => {
-                init_logging("info");
-                let policy = demo::policy(idle_timeout)?;
-                let cookie = demo::cookie(cookie_name.as_deref())?;
-                demo::run(listen, store_url::open(&store)?, policy, cookie).await
-            }
-            Command::BenchServer { listen, store } => {
-                init_logging("warn");
-                bench_server::run(listen, store_url::open(&store)?).await
-            }
-            Command::Inspect(_) | Command::Entropy(_) => Ok(()),
-        }
-    });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match run(cli.command) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("tessera: {e:#}");
-            std::process::ExitCode::from(1)
+            ExitCode::from(1)
         }
     }
+}
+
+/// Runs one subcommand. Each owns its arguments and its exit codes.
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo(args) => demo::run(args),
+        Command::Inspect(args) => inspect_cmd::run(args),
+        Command::Entropy(args) => entropy_cmd::run(args),
+        Command::BenchServer(args) => bench_server::run(args),
+    }
+}
+
+/// The one tokio runtime a command runs on.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    use anyhow::Context as _;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(work))
 }
 
 fn init_logging(default: &str) {

@@ -66,20 +66,20 @@ pub(super) fn render(report: &Report) -> String {
         out,
         "<title>Tessera inspection · {}</title>\n<style>{CSS}</style></head>\n<body>\n\
          <header><h1>Tessera inspection report</h1><span class=\"tool\">{} {}</span></header>\n<main>\n",
-        esc(&report.target),
-        esc(&report.tool.name),
-        esc(&report.tool.version)
+        escape(&report.target),
+        escape(&report.tool.name),
+        escape(&report.tool.version)
     );
 
     let cookie = report.session_cookie.as_deref().map_or_else(
         || "<em>none found</em>".to_owned(),
-        |c| format!("<code>{}</code>", esc(c)),
+        |c| format!("<code>{}</code>", escape(c)),
     );
     let _ = writeln!(
         out,
         "<dl class=\"meta\"><dt>Target</dt><dd><code>{}</code></dd>\
          <dt>Session cookie</dt><dd>{cookie}</dd></dl>",
-        esc(&report.target)
+        escape(&report.target)
     );
 
     out.push_str("<ul class=\"counts\" aria-label=\"Summary\">");
@@ -129,8 +129,8 @@ pub(super) fn render(report: &Report) -> String {
         out,
         "</main>\n<footer><p>Made by {} {}. Evidence is what the target sent, shown as text; \
          tokens are truncated.</p></footer>\n</body></html>\n",
-        esc(&report.tool.name),
-        esc(&report.tool.version)
+        escape(&report.tool.name),
+        escape(&report.tool.version)
     );
     out
 }
@@ -142,11 +142,11 @@ fn finding_row(out: &mut String, f: &Finding) {
         "<tr class=\"row-{class}\"><td><span class=\"status {class}\">{}</span></td>\
          <td class=\"id\"><code>{}</code></td><td><div class=\"title\">{}</div>",
         label(f.status),
-        esc(&f.id),
-        esc(&f.title)
+        escape(&f.id),
+        escape(&f.title)
     );
     if !f.evidence.is_empty() {
-        let _ = write!(out, "<pre class=\"evidence\">{}</pre>", esc(&f.evidence));
+        let _ = write!(out, "<pre class=\"evidence\">{}</pre>", escape(&f.evidence));
     }
     let _ = write!(
         out,
@@ -161,12 +161,12 @@ fn finding_row(out: &mut String, f: &Finding) {
                     let _ = write!(
                         out,
                         "<li><a href=\"{}\" rel=\"noreferrer\">{}</a></li>",
-                        esc(&uri),
-                        esc(r)
+                        escape(&uri),
+                        escape(r)
                     );
                 }
                 None => {
-                    let _ = write!(out, "<li>{}</li>", esc(r));
+                    let _ = write!(out, "<li>{}</li>", escape(r));
                 }
             }
         }
@@ -339,7 +339,8 @@ fn severity_name(severity: Severity) -> &'static str {
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values;
 /// carriage returns are dropped, other control characters than newline and tab are written as visible `\\xNN` escapes.
-fn esc(text: &str) -> String {
+/// The one HTML escape of the project: the demo's pages use it too.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -373,14 +374,17 @@ mod tests {
     #[test]
     fn esc_covers_markup_and_quotes() {
         assert_eq!(
-            esc(r#"<a href="x" title='y'>&</a>"#),
+            escape(r#"<a href="x" title='y'>&</a>"#),
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
     }
 
     #[test]
     fn esc_shows_control_characters() {
-        assert_eq!(esc("a\u{1b}[2J\u{0}\r\nb\u{85}"), "a\\x1b[2J\\x00\nb\\x85");
+        assert_eq!(
+            escape("a\u{1b}[2J\u{0}\r\nb\u{85}"),
+            "a\\x1b[2J\\x00\nb\\x85"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use serde::Serialize;
 
 mod html;
+
+pub use html::escape as escape_html;
 mod sarif;
 mod text;
 
