@@ -30,6 +30,7 @@
 
 mod row;
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,14 +40,15 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use row::{blob32, finish, read_row, record_params, version_param, COLUMNS};
+use row::{
+    blob32, by_name, finish, read_row, record_params, version_param, INSERT, SELECT, UPDATE,
+};
 use tessera_core::keyring::SigningKey;
 use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Updated};
+use writer::{writer_loop, Job};
 
 /// Reader connections kept open.
 const READERS: usize = 4;
-/// Most writes committed in one transaction.
-const MAX_BATCH: usize = 256;
 /// Longest a caller waits for its write (three busy timeouts).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,75 +114,6 @@ pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-}
-
-/// What the writer thread tells a job after its transaction: committed, or not.
-type Deliver = Box<dyn FnOnce(bool) + Send>;
-/// A write: runs one statement on the writer connection (or, given `None`, learns that it could
-/// not run), then learns whether it committed.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Deliver + Send>;
-
-/// The writer thread: takes every job waiting, runs them in one transaction, answers them all.
-///
-/// A caller hears "written" only for a write that committed, and "failed" only for one that did
-/// not: if a statement makes SQLite roll the transaction back (disk full, I/O error), the jobs
-/// before it are told they failed and the jobs after it run and commit one by one. If the
-/// transaction cannot begin (another process holds the file past the busy timeout), the whole
-/// batch fails at once instead of waiting out the timeout job by job.
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if batch.len() == 1 {
-            for job in batch {
-                job(Some(&conn))(true);
-            }
-            continue;
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!(target: "tessera::sqlite", error = %e, "cannot begin a write transaction; the batch fails");
-            for job in batch {
-                job(None)(true);
-            }
-            continue;
-        }
-        let mut pending: Vec<Deliver> = Vec::with_capacity(batch.len());
-        let mut in_transaction = true;
-        for job in batch {
-            let deliver = job(Some(&conn));
-            if !in_transaction {
-                deliver(true); // ran in autocommit: it committed on its own, or reported its error
-            } else if conn.is_autocommit() {
-                // This statement's failure rolled the whole transaction back.
-                tracing::error!(target: "tessera::sqlite", "a write rolled its batch back; the batch's earlier writes are reported as failed");
-                for earlier in pending.drain(..) {
-                    earlier(false);
-                }
-                deliver(false);
-                in_transaction = false;
-            } else {
-                pending.push(deliver);
-            }
-        }
-        if in_transaction {
-            let committed = match conn.execute_batch("COMMIT") {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(target: "tessera::sqlite", error = %e, "commit failed; the batch's writes are reported as failed");
-                    let _ = conn.execute_batch("ROLLBACK");
-                    false
-                }
-            };
-            for deliver in pending {
-                deliver(committed);
-            }
-        }
-    }
 }
 
 impl SqliteStore {
@@ -355,7 +288,7 @@ fn revoke_all(
     let ids = conn
         .prepare_cached("DELETE FROM sessions WHERE subject = ?1 AND id != ?2 RETURNING id")
         .and_then(|mut s| {
-            s.query_map(params![subject, except], |row| blob32(row, 0))?
+            s.query_map(params![subject, except], |row| blob32(row, "id"))?
                 .collect::<rusqlite::Result<Vec<[u8; 32]>>>()
         })
         .map_err(failed)?;
@@ -384,12 +317,8 @@ impl Store for SqliteStore {
                 }
             }
             let n = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO sessions ({COLUMNS}, expires_at) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?19, ?20, ?21, ?22, ?23, ?18) ON CONFLICT(id) DO NOTHING"
-                ))
-                .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
+                .prepare_cached(&INSERT)
+                .and_then(|mut s| s.execute(by_name(&p).as_slice()))
                 .map_err(failed)?;
             Ok(if n == 1 {
                 Created::Inserted
@@ -403,7 +332,7 @@ impl Store for SqliteStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         let raw = {
             let conn = self.reader()?;
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1"))
+            conn.prepare_cached(&format!("{} WHERE id = ?1", *SELECT))
                 .and_then(|mut s| {
                     s.query_row(params![id.as_bytes().as_slice()], read_row)
                         .optional()
@@ -415,20 +344,13 @@ impl Store for SqliteStore {
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
         let mut p = record_params(record)?;
-        p.push(Box::new(version_param(expected)));
+        p.push((":expected", Box::new(version_param(expected))));
         let id = record.id.as_bytes().to_vec();
         self.write(move |conn| {
             let n = conn
-            .prepare_cached(
-                "UPDATE sessions SET verifier = ?2, prev_verifier = ?3, prev_grace_until = ?4, \
-                 subject = ?5, created_at = ?6, last_seen = ?7, idle_deadline = ?8, \
-                 absolute_deadline = ?9, auth_time = ?10, auth_level = ?11, elev_level = ?12, \
-                 elev_until = ?13, version = ?14, data = ?15, user_agent = ?16, ip_prefix = ?17, \
-                 expires_at = ?18, retired = ?19, prev_elev_level = ?20, prev_elev_until = ?21, \
-                 retired_auth = ?22, prev_auth_time = ?23 WHERE id = ?1 AND version = ?24",
-            )
-            .and_then(|mut s| s.execute(rusqlite::params_from_iter(p.iter())))
-            .map_err(failed)?;
+                .prepare_cached(&UPDATE)
+                .and_then(|mut s| s.execute(by_name(&p).as_slice()))
+                .map_err(failed)?;
             if n == 1 {
                 return Ok(Updated::Written);
             }
@@ -468,9 +390,7 @@ impl Store for SqliteStore {
         let raws = {
             let conn = self.reader()?;
             let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM sessions WHERE subject = ?1"
-                ))
+                .prepare_cached(&format!("{} WHERE subject = ?1", *SELECT))
                 .map_err(failed)?;
             let rows = stmt.query_map(params![subject], read_row).map_err(failed)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(failed)?
@@ -519,7 +439,10 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT newest, previous FROM signing_keys WHERE purpose = ?1")
                 .and_then(|mut s| {
                     s.query_row(params![purpose], |row| {
-                        Ok((blob32(row, 0)?, row.get::<_, Option<Vec<u8>>>(1)?))
+                        Ok((
+                            blob32(row, "newest")?,
+                            row.get::<_, Option<Vec<u8>>>("previous")?,
+                        ))
                     })
                 })
                 .map_err(failed)?;

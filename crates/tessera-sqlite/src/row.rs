@@ -1,23 +1,76 @@
 //! One session record as a row of `sessions`: the column list, reading a row back, and the
 //! parameters that write one. The only place that knows the table's layout besides `schema`.
 
+use std::sync::LazyLock;
+
 use rusqlite::Row;
 use tessera_core::record::{ClientInfo, Elevation, PreviousVerifier};
+use tessera_core::token::VerifierHash;
 use tessera_core::{Record, SessionId, StoreError, Timestamp};
 
-pub(crate) const COLUMNS: &str =
-    "id, verifier, prev_verifier, prev_grace_until, subject, created_at, \
-    last_seen, idle_deadline, absolute_deadline, auth_time, auth_level, elev_level, elev_until, \
-    version, data, user_agent, ip_prefix, retired, prev_elev_level, prev_elev_until, retired_auth, \
-    prev_auth_time";
+/// The columns of `sessions`, in one place: the statements below are built from this list and
+/// every value is bound and read by its name, so no two hand-counted orderings can disagree.
+const FIELDS: [&str; 23] = [
+    "id",
+    "verifier",
+    "prev_verifier",
+    "prev_grace_until",
+    "prev_elev_level",
+    "prev_elev_until",
+    "prev_auth_time",
+    "retired",
+    "retired_auth",
+    "subject",
+    "created_at",
+    "last_seen",
+    "idle_deadline",
+    "absolute_deadline",
+    "expires_at",
+    "auth_time",
+    "auth_level",
+    "elev_level",
+    "elev_until",
+    "version",
+    "data",
+    "user_agent",
+    "ip_prefix",
+];
 
-pub(crate) fn blob32(row: &Row<'_>, col: usize) -> rusqlite::Result<[u8; 32]> {
-    let bytes: Vec<u8> = row.get(col)?;
+/// `SELECT` of every column, for a `WHERE` to follow.
+pub(crate) static SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM sessions", FIELDS.join(", ")));
+
+/// Insert-if-absent of one record.
+pub(crate) static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<String> = FIELDS.iter().map(|f| format!(":{f}")).collect();
+    format!(
+        "INSERT INTO sessions ({}) VALUES ({}) ON CONFLICT(id) DO NOTHING",
+        FIELDS.join(", "),
+        names.join(", ")
+    )
+});
+
+/// Conditional replacement of one record: only at the `:expected` version.
+pub(crate) static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> = FIELDS
+        .iter()
+        .filter(|f| **f != "id")
+        .map(|f| format!("{f} = :{f}"))
+        .collect();
+    format!(
+        "UPDATE sessions SET {} WHERE id = :id AND version = :expected",
+        sets.join(", ")
+    )
+});
+
+/// The 32-byte blob in column `name`.
+pub(crate) fn blob32(row: &Row<'_>, name: &str) -> rusqlite::Result<[u8; 32]> {
+    let bytes: Vec<u8> = row.get(name)?;
     bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
-            col,
+            0,
             rusqlite::types::Type::Blob,
-            "expected 32 bytes".into(),
+            format!("column {name}: expected 32 bytes").into(),
         )
     })
 }
@@ -28,54 +81,50 @@ pub(crate) struct RawRecord {
     data: String,
 }
 
+fn millis(row: &Row<'_>, name: &str) -> rusqlite::Result<Timestamp> {
+    row.get::<_, i64>(name).map(Timestamp::from_millis)
+}
+
+fn maybe_millis(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Timestamp>> {
+    Ok(row.get::<_, Option<i64>>(name)?.map(Timestamp::from_millis))
+}
+
 pub(crate) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
-    let prev_verifier: Option<Vec<u8>> = row.get(2)?;
-    let prev_grace_until: Option<i64> = row.get(3)?;
-    let previous = match (prev_verifier, prev_grace_until) {
-        (Some(v), Some(until)) => Some(PreviousVerifier {
-            elevation: elevation_of(row.get(18)?, row.get(19)?),
-            auth_time: row.get::<_, Option<i64>>(21)?.map(Timestamp::from_millis),
-            verifier: tessera_core::token::VerifierHash::from_bytes(v.try_into().map_err(
-                |_| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Blob,
-                        "expected 32 bytes".into(),
-                    )
-                },
-            )?),
-            grace_until: Timestamp::from_millis(until),
+    let previous = match row.get::<_, Option<Vec<u8>>>("prev_verifier")? {
+        Some(_) => Some(PreviousVerifier {
+            verifier: VerifierHash::from_bytes(blob32(row, "prev_verifier")?),
+            grace_until: millis(row, "prev_grace_until")?,
+            elevation: elevation_of(row.get("prev_elev_level")?, row.get("prev_elev_until")?),
+            auth_time: maybe_millis(row, "prev_auth_time")?,
         }),
-        _ => None,
+        None => None,
     };
-    let elevation = elevation_of(row.get(11)?, row.get(12)?);
-    let ts = |col: usize| row.get::<_, i64>(col).map(Timestamp::from_millis);
     Ok(RawRecord {
         record: Record {
-            id: SessionId::from_bytes(blob32(row, 0)?),
-            verifier: tessera_core::token::VerifierHash::from_bytes(blob32(row, 1)?),
+            id: SessionId::from_bytes(blob32(row, "id")?),
+            verifier: VerifierHash::from_bytes(blob32(row, "verifier")?),
             previous,
-            retired: retired_verifiers(row, 17, 20)?,
-            subject: row.get(4)?,
-            created_at: ts(5)?,
-            last_seen: ts(6)?,
-            idle_deadline: ts(7)?,
-            absolute_deadline: ts(8)?,
-            auth_time: row.get::<_, Option<i64>>(9)?.map(Timestamp::from_millis),
-            auth_level: u32::try_from(row.get::<_, i64>(10)?).unwrap_or(0),
-            elevation,
-            version: u64::try_from(row.get::<_, i64>(13)?).unwrap_or(0),
+            retired: retired_verifiers(row)?,
+            subject: row.get("subject")?,
+            created_at: millis(row, "created_at")?,
+            last_seen: millis(row, "last_seen")?,
+            idle_deadline: millis(row, "idle_deadline")?,
+            absolute_deadline: millis(row, "absolute_deadline")?,
+            auth_time: maybe_millis(row, "auth_time")?,
+            auth_level: u32::try_from(row.get::<_, i64>("auth_level")?).unwrap_or(0),
+            elevation: elevation_of(row.get("elev_level")?, row.get("elev_until")?),
+            version: u64::try_from(row.get::<_, i64>("version")?).unwrap_or(0),
             data: serde_json::Map::new(),
             client: ClientInfo {
-                user_agent: row.get(15)?,
-                ip_prefix: row.get(16)?,
+                user_agent: row.get("user_agent")?,
+                ip_prefix: row.get("ip_prefix")?,
             },
         },
-        data: row.get(14)?,
+        data: row.get("data")?,
     })
 }
 
-pub(crate) fn elevation_of(level: Option<i64>, until: Option<i64>) -> Option<Elevation> {
+fn elevation_of(level: Option<i64>, until: Option<i64>) -> Option<Elevation> {
     match (level, until) {
         (Some(level), Some(until)) => Some(Elevation {
             level: u32::try_from(level).unwrap_or(0),
@@ -88,21 +137,17 @@ pub(crate) fn elevation_of(level: Option<i64>, until: Option<i64>) -> Option<Ele
 /// Auth time `None` in a `retired_auth` entry.
 const NO_AUTH_TIME: i64 = i64::MIN;
 
-/// The retired verifiers, stored as 40-byte entries in `col` (the 32-byte hash, then the grace
-/// deadline as big-endian milliseconds) and, in `auth_col`, 20-byte entries with the auth state
+/// The retired verifiers, stored as 40-byte entries in `retired` (the 32-byte hash, then the
+/// grace deadline as big-endian milliseconds) and, in `retired_auth`, 20-byte entries with the auth state
 /// each had (big-endian step-up level, 0 for none, its deadline, and the auth time). A row from
 /// before schema 3 has no such entries: its retired tokens get no step-up and no auth time (the
 /// least they could have had).
-pub(crate) fn retired_verifiers(
-    row: &Row<'_>,
-    col: usize,
-    auth_col: usize,
-) -> rusqlite::Result<Vec<PreviousVerifier>> {
-    let bytes: Vec<u8> = row.get(col)?;
-    let auth: Vec<u8> = row.get(auth_col)?;
+fn retired_verifiers(row: &Row<'_>) -> rusqlite::Result<Vec<PreviousVerifier>> {
+    let bytes: Vec<u8> = row.get("retired")?;
+    let auth: Vec<u8> = row.get("retired_auth")?;
     if bytes.len() % 40 != 0 || auth.len() % 20 != 0 {
         return Err(rusqlite::Error::FromSqlConversionFailure(
-            col,
+            0,
             rusqlite::types::Type::Blob,
             "expected 40-byte retired and 20-byte auth entries".into(),
         ));
@@ -132,7 +177,7 @@ pub(crate) fn retired_verifiers(
             let (hash, until) = entry.split_at(32);
             let (elevation, auth_time) = states.next().flatten().unwrap_or((None, None));
             Some(PreviousVerifier {
-                verifier: tessera_core::token::VerifierHash::from_bytes(hash.try_into().ok()?),
+                verifier: VerifierHash::from_bytes(hash.try_into().ok()?),
                 grace_until: Timestamp::from_millis(i64::from_be_bytes(until.try_into().ok()?)),
                 elevation,
                 auth_time,
@@ -141,7 +186,7 @@ pub(crate) fn retired_verifiers(
         .collect())
 }
 
-pub(crate) fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
+fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
     retired
         .iter()
         .flat_map(|p| {
@@ -152,7 +197,7 @@ pub(crate) fn retired_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
         .collect()
 }
 
-pub(crate) fn retired_auth_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
+fn retired_auth_blob(retired: &[PreviousVerifier]) -> Vec<u8> {
     retired
         .iter()
         .flat_map(|p| {
@@ -183,46 +228,73 @@ pub(crate) fn version_param(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn record_params(
-    r: &Record,
-) -> Result<Vec<Box<dyn rusqlite::ToSql + Send>>, StoreError> {
+/// One record's values, each under its column's name (`:name`).
+pub(crate) type Params = Vec<(&'static str, Box<dyn rusqlite::ToSql + Send>)>;
+
+/// The values that write `r`, by column name.
+pub(crate) fn record_params(r: &Record) -> Result<Params, StoreError> {
     let data = serde_json::to_string(&r.data)
         .map_err(|_| StoreError::Corrupt("session data is not serialisable".into()))?;
+    let prev = r.previous;
+    let prev_elevation = prev.and_then(|p| p.elevation);
     Ok(vec![
-        Box::new(r.id.as_bytes().to_vec()),
-        Box::new(r.verifier.as_bytes().to_vec()),
-        Box::new(r.previous.map(|p| p.verifier.as_bytes().to_vec())),
-        Box::new(r.previous.map(|p| p.grace_until.as_millis())),
-        Box::new(r.subject.clone()),
-        Box::new(r.created_at.as_millis()),
-        Box::new(r.last_seen.as_millis()),
-        Box::new(r.idle_deadline.as_millis()),
-        Box::new(r.absolute_deadline.as_millis()),
-        Box::new(r.auth_time.map(Timestamp::as_millis)),
-        Box::new(i64::from(r.auth_level)),
-        Box::new(r.elevation.map(|e| i64::from(e.level))),
-        Box::new(r.elevation.map(|e| e.until.as_millis())),
-        Box::new(version_param(r.version)),
-        Box::new(data),
-        Box::new(r.client.user_agent.clone()),
-        Box::new(r.client.ip_prefix.clone()),
-        Box::new(r.expires_at().as_millis()),
-        Box::new(retired_blob(&r.retired)),
-        Box::new(
-            r.previous
-                .and_then(|p| p.elevation)
-                .map(|e| i64::from(e.level)),
+        (":id", Box::new(r.id.as_bytes().to_vec())),
+        (":verifier", Box::new(r.verifier.as_bytes().to_vec())),
+        (
+            ":prev_verifier",
+            Box::new(prev.map(|p| p.verifier.as_bytes().to_vec())),
         ),
-        Box::new(
-            r.previous
-                .and_then(|p| p.elevation)
-                .map(|e| e.until.as_millis()),
+        (
+            ":prev_grace_until",
+            Box::new(prev.map(|p| p.grace_until.as_millis())),
         ),
-        Box::new(retired_auth_blob(&r.retired)),
-        Box::new(
-            r.previous
-                .and_then(|p| p.auth_time)
-                .map(Timestamp::as_millis),
+        (
+            ":prev_elev_level",
+            Box::new(prev_elevation.map(|e| i64::from(e.level))),
         ),
+        (
+            ":prev_elev_until",
+            Box::new(prev_elevation.map(|e| e.until.as_millis())),
+        ),
+        (
+            ":prev_auth_time",
+            Box::new(prev.and_then(|p| p.auth_time).map(Timestamp::as_millis)),
+        ),
+        (":retired", Box::new(retired_blob(&r.retired))),
+        (":retired_auth", Box::new(retired_auth_blob(&r.retired))),
+        (":subject", Box::new(r.subject.clone())),
+        (":created_at", Box::new(r.created_at.as_millis())),
+        (":last_seen", Box::new(r.last_seen.as_millis())),
+        (":idle_deadline", Box::new(r.idle_deadline.as_millis())),
+        (
+            ":absolute_deadline",
+            Box::new(r.absolute_deadline.as_millis()),
+        ),
+        (":expires_at", Box::new(r.expires_at().as_millis())),
+        (
+            ":auth_time",
+            Box::new(r.auth_time.map(Timestamp::as_millis)),
+        ),
+        (":auth_level", Box::new(i64::from(r.auth_level))),
+        (
+            ":elev_level",
+            Box::new(r.elevation.map(|e| i64::from(e.level))),
+        ),
+        (
+            ":elev_until",
+            Box::new(r.elevation.map(|e| e.until.as_millis())),
+        ),
+        (":version", Box::new(version_param(r.version))),
+        (":data", Box::new(data)),
+        (":user_agent", Box::new(r.client.user_agent.clone())),
+        (":ip_prefix", Box::new(r.client.ip_prefix.clone())),
     ])
+}
+
+/// Borrows `params` in the form rusqlite binds by name.
+pub(crate) fn by_name(params: &Params) -> Vec<(&str, &dyn rusqlite::ToSql)> {
+    params
+        .iter()
+        .map(|(name, value)| (*name, value.as_ref() as &dyn rusqlite::ToSql))
+        .collect()
 }
