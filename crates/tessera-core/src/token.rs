@@ -180,6 +180,13 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// Serialized as its 64-character hex form, the one admin interfaces show.
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
 /// A short (48-bit), non-reversible name of a session for logs and audit events.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionRef([u8; 6]);

@@ -97,8 +97,8 @@ impl IntoResponse for SessionRejection {
 /// One row of a user's session list.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionSummary {
-    /// The session's id (hex), to revoke it by.
-    pub id: String,
+    /// The session's id, to revoke it by (serialized as hex).
+    pub id: SessionId,
     /// When it was created.
     pub created_at: Timestamp,
     /// Last renewal (at most the renewal throttle stale).
@@ -317,20 +317,19 @@ impl Session {
 
     /// Signs the ticket's subject in: a fresh token, the old session destroyed (no fixation).
     pub async fn login(&self, ticket: LoginTicket) -> Result<(), SessionError> {
-        self.login_with(ticket, LoginOptions::default(), false)
-            .await
+        self.login_with(ticket, LoginOptions::default()).await
     }
 
-    /// Signs in with options; `remember_me` makes the cookie persist for the absolute lifetime
-    /// instead of ending with the browser session.
+    /// Signs in with options; `options.remember_me` makes the cookie persist for the absolute
+    /// lifetime instead of ending with the browser session.
     pub async fn login_with(
         &self,
         ticket: LoginTicket,
         mut options: LoginOptions,
-        remember_me: bool,
     ) -> Result<(), SessionError> {
         self.check_transport()?;
         options.client = self.shared.client();
+        let remember_me = options.remember_me;
         let previous = self.acting_token();
         let issued = self
             .shared
@@ -404,7 +403,7 @@ impl Session {
             .map(|s| {
                 let r = s.record();
                 SessionSummary {
-                    id: s.id().to_hex(),
+                    id: s.id(),
                     created_at: r.created_at,
                     last_seen: r.last_seen,
                     user_agent: r.client.user_agent.clone(),
@@ -415,14 +414,12 @@ impl Session {
             .collect())
     }
 
-    /// Revokes one of the signed-in user's sessions by its hex id. Ids that are malformed or
-    /// belong to someone else revoke nothing and return false.
-    pub async fn revoke(&self, id_hex: &str) -> Result<bool, SessionError> {
+    /// Revokes one of the signed-in user's sessions (a form carries it as
+    /// [`SessionId::to_hex`]; parse it with [`SessionId::from_hex`]). An id that belongs to
+    /// someone else revokes nothing and returns false.
+    pub async fn revoke(&self, id: &SessionId) -> Result<bool, SessionError> {
         let (subject, _) = self.require_subject()?;
-        let Some(id) = SessionId::from_hex(id_hex) else {
-            return Ok(false);
-        };
-        Ok(self.shared.backend.revoke(&subject, &id).await?)
+        Ok(self.shared.backend.revoke(&subject, id).await?)
     }
 
     /// Ends every other session of the signed-in user (after a password or role change, or

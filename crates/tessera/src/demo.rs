@@ -585,7 +585,7 @@ fn sessions_table(list: &[SessionSummary], csrf: &str) -> String {
                 r#"<form method="post" action="/sessions/revoke" class="inline"><input type="hidden" name="csrf" value="{csrf}">
 <input type="hidden" name="id" value="{id}"><button type="submit" class="secondary">Sign out</button></form>"#,
                 csrf = esc(csrf),
-                id = esc(&s.id)
+                id = s.id.to_hex()
             )
         };
         let agent = esc(s.user_agent.as_deref().unwrap_or("unknown"));
@@ -636,7 +636,10 @@ async fn revoke_one(session: Session, Form(f): Form<RevokeForm>) -> Response {
     if !session.verify_csrf(&f.csrf).await {
         return refused("The form did not come from this site.");
     }
-    match session.revoke(&f.id).await {
+    let Some(id) = tessera_core::SessionId::from_hex(&f.id) else {
+        return Redirect::to("/sessions").into_response();
+    };
+    match session.revoke(&id).await {
         Ok(_) => Redirect::to("/sessions").into_response(),
         Err(e) => e.into_response(),
     }

@@ -54,6 +54,10 @@ pub struct LoginOptions {
     pub auth_level: u32,
     /// The client, for the session list.
     pub client: ClientInfo,
+    /// Ask the transport for a persistent cookie ("remember me") that lives for the absolute
+    /// lifetime, instead of one that ends with the browser session. The engine stores nothing
+    /// different; the layer reads it.
+    pub remember_me: bool,
 }
 
 impl Default for LoginOptions {
@@ -62,6 +66,7 @@ impl Default for LoginOptions {
             carry_over: CarryOver::Nothing,
             auth_level: 1,
             client: ClientInfo::default(),
+            remember_me: false,
         }
     }
 }

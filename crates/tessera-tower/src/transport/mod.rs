@@ -12,6 +12,8 @@ use tessera_core::Token;
 
 mod reader;
 
+// The reader is an implementation detail the fuzz target needs; not part of the documented API.
+#[doc(hidden)]
 pub use reader::{cookie_pairs, presented, read, Presented, Reading};
 
 /// The default cookie name: `__Host-` makes browsers insist on `Secure`, `Path=/` and no
@@ -104,8 +106,8 @@ impl CookieConfigBuilder {
     }
 
     /// Only for tests of the refusal: `SameSite=None`.
-    #[doc(hidden)]
-    pub fn same_site_none_for_tests(mut self) -> Self {
+    #[cfg(test)]
+    fn same_site_none_for_tests(mut self) -> Self {
         self.config.same_site = SameSite::None;
         self
     }

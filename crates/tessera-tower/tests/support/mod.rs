@@ -48,7 +48,13 @@ pub async fn revoke_others(session: Session) -> Result<String, SessionError> {
 pub async fn login_remembered(session: Session) -> Result<&'static str, SessionError> {
     let ticket = session.login_ticket("alice").await?;
     session
-        .login_with(ticket, tessera_core::LoginOptions::default(), true)
+        .login_with(
+            ticket,
+            tessera_core::LoginOptions {
+                remember_me: true,
+                ..Default::default()
+            },
+        )
         .await?;
     Ok("ok")
 }
