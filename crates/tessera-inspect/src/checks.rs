@@ -5,148 +5,29 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::agent::{Agent, AgentError, User};
+pub use crate::check_id::{CheckId, UnknownCheck};
 use crate::login::{login, Login, LoginError};
 use crate::report::{Finding, Severity, Status};
 use crate::target::{Method, Target};
 
-/// Every check, in report order.
-pub const CHECK_IDS: &[&str] = &[
-    "cookie-secure",
-    "cookie-httponly",
-    "cookie-samesite",
-    "cookie-prefix",
-    "cookie-scope",
-    "id-entropy",
-    "fixation-rotation",
-    "fixation-strict",
-    "logout-invalidation",
-    "logout-clears-cookie",
-    "password-change-invalidation",
-    "privilege-rotation",
-    "rotation-race",
-    "id-in-url",
-    "cache-control",
-    "idle-timeout",
-    "hsts",
-];
-
 /// What a check's finding says, before the id, title and references are attached.
-pub(crate) struct Verdict {
+pub(crate) struct CheckOutcome {
     pub(crate) status: Status,
     pub(crate) evidence: String,
 }
 
-fn verdict(status: Status, evidence: impl Into<String>) -> Verdict {
-    Verdict {
+fn verdict(status: Status, evidence: impl Into<String>) -> CheckOutcome {
+    CheckOutcome {
         status,
         evidence: evidence.into(),
     }
 }
 
-/// Title, severity when failing, and references of each check.
-pub(crate) fn describe(id: &str) -> (&'static str, Severity, &'static [&'static str]) {
-    match id {
-        "cookie-secure" => (
-            "Session cookie has the Secure attribute",
-            Severity::High,
-            &["WSTG-SESS-02", "ASVS 5.0 3.3.1", "CWE-614"],
-        ),
-        "cookie-httponly" => (
-            "Session cookie has the HttpOnly attribute",
-            Severity::Medium,
-            &["WSTG-SESS-02", "ASVS 5.0 3.3.4", "CWE-1004"],
-        ),
-        "cookie-samesite" => (
-            "Session cookie has SameSite=Lax or Strict",
-            Severity::Medium,
-            &["WSTG-SESS-02", "ASVS 5.0 3.3.2", "CWE-1275"],
-        ),
-        "cookie-prefix" => (
-            "Session cookie name has the __Host- prefix",
-            Severity::Low,
-            &["WSTG-SESS-02", "ASVS 5.0 3.3.1", "ASVS 5.0 3.3.3"],
-        ),
-        "cookie-scope" => (
-            "Session cookie is scoped to this host only",
-            Severity::Medium,
-            &["WSTG-SESS-02", "ASVS 4.0.3 3.4.5", "CWE-565"],
-        ),
-        "id-entropy" => (
-            "Session tokens are unpredictable (at least 128 bits of entropy)",
-            Severity::Critical,
-            &["WSTG-SESS-01", "ASVS 5.0 7.2.3", "CWE-331"],
-        ),
-        "fixation-rotation" => (
-            "Login issues a new session token and kills the pre-login one",
-            Severity::High,
-            &["WSTG-SESS-03", "ASVS 5.0 7.2.4", "CWE-384"],
-        ),
-        "fixation-strict" => (
-            "A token the app never issued is not adopted at login",
-            Severity::High,
-            &[
-                "WSTG-SESS-03",
-                "OWASP Session Management Cheat Sheet: strict session management",
-                "CWE-384",
-            ],
-        ),
-        "logout-invalidation" => (
-            "Logout ends the session on the server",
-            Severity::High,
-            &["WSTG-SESS-06", "ASVS 5.0 7.4.1", "CWE-613"],
-        ),
-        "logout-clears-cookie" => (
-            "Logout removes the session cookie from the browser",
-            Severity::Low,
-            &["WSTG-SESS-06", "ASVS 5.0 14.3.1"],
-        ),
-        "password-change-invalidation" => (
-            "A password change ends the user's other sessions",
-            Severity::High,
-            &["WSTG-SESS-06", "ASVS 5.0 7.4.3", "CWE-613"],
-        ),
-        "privilege-rotation" => (
-            "A privilege change issues a new session token",
-            Severity::Medium,
-            &["WSTG-SESS-03", "ASVS 5.0 7.2.4", "CWE-384"],
-        ),
-        "rotation-race" => (
-            "Requests in flight during a rotation are not signed out, and do not kill the session",
-            Severity::Low,
-            &[
-                "OWASP Session Management Cheat Sheet: renewal safety interval",
-                "ASVS 5.0 7.2.4",
-            ],
-        ),
-        "id-in-url" => (
-            "Session token never appears in or is accepted from a URL",
-            Severity::High,
-            &["WSTG-SESS-04", "ASVS 5.0 14.2.1", "CWE-598"],
-        ),
-        "cache-control" => (
-            "Authenticated pages are sent with Cache-Control: no-store",
-            Severity::Medium,
-            &["WSTG-SESS-04", "ASVS 5.0 14.3.2", "CWE-525"],
-        ),
-        "idle-timeout" => (
-            "An idle session expires within the promised timeout",
-            Severity::Medium,
-            &["WSTG-SESS-07", "ASVS 5.0 7.3.1", "CWE-613"],
-        ),
-        "hsts" => (
-            "HTTPS responses carry Strict-Transport-Security of at least a year",
-            Severity::Medium,
-            &["WSTG-SESS-09", "ASVS 5.0 3.4.1", "CWE-319"],
-        ),
-        _ => ("Unknown check", Severity::Info, &[]),
-    }
-}
-
 /// Builds the finding for check `id`.
-pub(crate) fn finding(id: &str, v: Verdict) -> Finding {
-    let (title, severity, refs) = describe(id);
+pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
+    let (title, severity, refs) = (id.title(), id.severity(), id.references());
     Finding {
-        id: id.to_owned(),
+        id: id.as_str().to_owned(),
         status: v.status,
         severity: if matches!(v.status, Status::Fail | Status::Warn) {
             severity
@@ -169,7 +50,7 @@ pub fn short(token: &str) -> String {
     format!("{head}…#{print} ({} chars)", token.chars().count())
 }
 
-fn error(e: impl std::fmt::Display) -> Verdict {
+fn error(e: impl std::fmt::Display) -> CheckOutcome {
     verdict(Status::Error, format!("could not complete: {e}"))
 }
 
@@ -190,7 +71,7 @@ impl Ctx<'_> {
 
     /// The authenticated page as a freshly signed-in user gets it (the baseline session may
     /// have idled out by the time a late check runs).
-    async fn signed_in_page(&self) -> Result<crate::agent::Page, Verdict> {
+    async fn signed_in_page(&self) -> Result<crate::agent::Page, CheckOutcome> {
         let mut user = self.fresh_login().await.map_err(error)?.user;
         let page = user
             .send(Method::Get, &self.target.authenticated.path, &[], false)
@@ -248,14 +129,14 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
     let Some(header) = ctx.set_cookie_header() else {
         let why = "the Set-Cookie that delivered the session token was not seen (set by script?)";
         return [
-            "cookie-secure",
-            "cookie-httponly",
-            "cookie-samesite",
-            "cookie-prefix",
-            "cookie-scope",
+            CheckId::CookieSecure,
+            CheckId::CookieHttpOnly,
+            CheckId::CookieSamesite,
+            CheckId::CookiePrefix,
+            CheckId::CookieScope,
         ]
         .iter()
-        .map(|id| finding(id, verdict(Status::Error, why)))
+        .map(|id| finding(*id, verdict(Status::Error, why)))
         .collect();
     };
     let attrs = attributes(&header);
@@ -270,7 +151,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
     let secure = attr(&attrs, "secure").is_some();
     let mut out = Vec::new();
     out.push(finding(
-        "cookie-secure",
+        CheckId::CookieSecure,
         if secure {
             verdict(Status::Pass, shown.clone())
         } else {
@@ -281,7 +162,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
         },
     ));
     out.push(finding(
-        "cookie-httponly",
+        CheckId::CookieHttpOnly,
         if attr(&attrs, "httponly").is_some() {
             verdict(Status::Pass, shown.clone())
         } else {
@@ -294,7 +175,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
     let samesite =
         attr(&attrs, "samesite").map(|v| v.clone().unwrap_or_default().to_ascii_lowercase());
     out.push(finding(
-        "cookie-samesite",
+        CheckId::CookieSamesite,
         match samesite.as_deref() {
             Some("lax") | Some("strict") => verdict(Status::Pass, shown.clone()),
             Some("none") => verdict(Status::Fail, format!("SameSite=None: the cookie rides on cross-site requests. {shown}")),
@@ -308,7 +189,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
     let path = attr(&attrs, "path").and_then(|v| v.clone());
     let lower = name.to_ascii_lowercase();
     out.push(finding(
-        "cookie-prefix",
+        CheckId::CookiePrefix,
         if lower.starts_with("__host-") {
             if secure && domain.is_none() && path.as_deref() == Some("/") {
                 verdict(Status::Pass, format!("{name} with Secure, Path=/ and no Domain"))
@@ -328,7 +209,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
         .unwrap_or("")
         .to_ascii_lowercase();
     out.push(finding(
-        "cookie-scope",
+        CheckId::CookieScope,
         match &domain {
             None => verdict(Status::Pass, format!("no Domain attribute: sent to {host} only; Path={}", path.as_deref().unwrap_or("(default)"))),
             Some(d) => {
@@ -344,7 +225,7 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
     out
 }
 
-pub(crate) async fn fixation_rotation(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn fixation_rotation(ctx: &Ctx<'_>) -> CheckOutcome {
     let b = &ctx.baseline;
     let Some(pre) = &b.pre_login else {
         return verdict(Status::Pass, "the app issues no session cookie before login, so there is no pre-login token to fixate");
@@ -415,7 +296,7 @@ fn forge_like(real: &str) -> String {
         .collect()
 }
 
-pub(crate) async fn fixation_strict(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn fixation_strict(ctx: &Ctx<'_>) -> CheckOutcome {
     let planted = forge_like(&ctx.baseline.token);
     let user = ctx.replay(&planted);
     let l = match login(user, ctx.target, Some(&ctx.cookie)).await {
@@ -450,7 +331,7 @@ pub(crate) async fn fixation_strict(ctx: &Ctx<'_>) -> Verdict {
 }
 
 /// Logs in, logs out, replays the old token. Returns (logout-invalidation, logout-clears-cookie).
-pub(crate) async fn logout(ctx: &Ctx<'_>) -> (Verdict, Verdict) {
+pub(crate) async fn logout(ctx: &Ctx<'_>) -> (CheckOutcome, CheckOutcome) {
     let l = match ctx.fresh_login().await {
         Ok(l) => l,
         Err(e) => return (error(&e), error(e)),
@@ -476,7 +357,7 @@ pub(crate) async fn logout(ctx: &Ctx<'_>) -> (Verdict, Verdict) {
     (replayed, cleared)
 }
 
-pub(crate) async fn password_change(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn password_change(ctx: &Ctx<'_>) -> CheckOutcome {
     let Some(pc) = &ctx.target.password_change else {
         return verdict(Status::Skip, "no [password_change] in the target file");
     };
@@ -556,7 +437,7 @@ async fn revert(
         .map_err(|e| e.to_string())
 }
 
-pub(crate) async fn privilege_rotation(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn privilege_rotation(ctx: &Ctx<'_>) -> CheckOutcome {
     let Some(step) = &ctx.target.privilege else {
         return verdict(Status::Skip, "no [privilege] in the target file");
     };
@@ -589,7 +470,7 @@ pub(crate) async fn privilege_rotation(ctx: &Ctx<'_>) -> Verdict {
 /// a rotation. Sends a burst with the old token alongside the privilege request and right after
 /// its response: the session must survive (fail if the new token stops working), and the
 /// requests sent right after should still be served (warn if they are signed out).
-pub(crate) async fn rotation_race(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn rotation_race(ctx: &Ctx<'_>) -> CheckOutcome {
     const BURST: usize = 6;
     let Some(step) = &ctx.target.privilege else {
         return verdict(Status::Skip, "no [privilege] in the target file");
@@ -654,7 +535,7 @@ const URL_PARAM_NAMES: &[&str] = &[
     "phpsessid",
 ];
 
-pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> Verdict {
+pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> CheckOutcome {
     let (urls, _) = ctx.agent.seen();
     let leaked = urls.iter().find_map(|u| {
         tokens
@@ -696,7 +577,7 @@ pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> Verdict {
     verdict(Status::Pass, format!("no token in {} URLs seen; the token is not accepted from the query string ({} parameter names tried)", urls.len(), names.len()))
 }
 
-pub(crate) async fn cache_control(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn cache_control(ctx: &Ctx<'_>) -> CheckOutcome {
     let page = match ctx.signed_in_page().await {
         Ok(p) => p,
         Err(v) => return v,
@@ -716,7 +597,7 @@ pub(crate) async fn cache_control(ctx: &Ctx<'_>) -> Verdict {
 }
 
 /// Logs in, idles past the promised timeout, and checks the session died.
-pub(crate) async fn idle_timeout(agent: &Agent, target: &Target, cookie: &str) -> Verdict {
+pub(crate) async fn idle_timeout(agent: &Agent, target: &Target, cookie: &str) -> CheckOutcome {
     let Some(idle) = target.idle_timeout else {
         return verdict(Status::Skip, "no [expiry] idle_timeout in the target file");
     };
@@ -748,7 +629,7 @@ pub(crate) async fn idle_timeout(agent: &Agent, target: &Target, cookie: &str) -
     }
 }
 
-pub(crate) async fn hsts(ctx: &Ctx<'_>) -> Verdict {
+pub(crate) async fn hsts(ctx: &Ctx<'_>) -> CheckOutcome {
     if ctx.agent.base().scheme() != "https" {
         return verdict(
             Status::Skip,

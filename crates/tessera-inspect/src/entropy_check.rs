@@ -1,17 +1,17 @@
 //! `id-entropy`: turns the token statistics of [`crate::entropy`] into a finding.
 
-use crate::checks::Verdict as CheckVerdict;
+use crate::checks::CheckOutcome;
 use crate::entropy::{analyse, data_kind_name, DataKind, EntropyReport, Verdict};
 use crate::report::Status;
 
 /// Judges sampled tokens. Also returns, for the HTML chart, the Shannon entropy of each bit
 /// position estimated from its frequency of ones (1.0 for a fair bit, 0 for a constant one).
-pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<Vec<f64>>) {
+pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckOutcome, Option<Vec<f64>>) {
     let report = match analyse(samples) {
         Ok(r) => r,
         Err(e) => {
             return (
-                CheckVerdict {
+                CheckOutcome {
                     status: Status::Error,
                     evidence: format!("could not analyse {} sampled tokens: {e}", samples.len()),
                 },
@@ -45,7 +45,7 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<
     };
     if let Some(data) = &report.data_format {
         return (
-            CheckVerdict {
+            CheckOutcome {
                 status: Status::Warn,
                 evidence: format!(
                     "the session cookie carries data, not an identifier ({}: {}); it is not scored as a random id. \
@@ -83,7 +83,7 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckVerdict, Option<
         },
         shortfall,
     );
-    (CheckVerdict { status, evidence }, Some(chart))
+    (CheckOutcome { status, evidence }, Some(chart))
 }
 
 /// The `<id>` of each `s:<id>.<signature>` (the colon possibly percent-encoded), if all have one.

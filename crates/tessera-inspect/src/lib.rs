@@ -12,6 +12,7 @@
 )]
 
 pub mod agent;
+mod check_id;
 pub mod checks;
 pub mod entropy;
 mod entropy_check;

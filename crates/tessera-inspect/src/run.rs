@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::agent::{Agent, AgentError, Limits};
-use crate::checks::{self, finding, Ctx, CHECK_IDS};
+use crate::checks::{self, finding, CheckId, Ctx};
 use crate::login::{login, LoginError};
 use crate::report::{Finding, Report, Status};
 use crate::target::Target;
@@ -16,7 +16,7 @@ pub struct Options {
     /// Longest time spent sampling tokens.
     pub sample_budget: Duration,
     /// Only these checks (default: all).
-    pub checks: Option<Vec<String>>,
+    pub checks: Option<Vec<CheckId>>,
     /// Bounds on the inspector's own traffic.
     pub limits: Limits,
     /// Print a progress bar on stderr while sampling.
@@ -39,9 +39,6 @@ impl Default for Options {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InspectError {
-    /// `--checks` named a check that does not exist.
-    #[error("unknown check {0:?} (known: {known})", known = CHECK_IDS.join(", "))]
-    UnknownCheck(String),
     /// An option is out of range.
     #[error("{0}")]
     BadOption(String),
@@ -54,7 +51,7 @@ impl InspectError {
     /// The process exit code this error maps to (2 arguments, 3 target).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::UnknownCheck(_) | Self::BadOption(_) => 2,
+            Self::BadOption(_) => 2,
             Self::Login(_) => 3,
         }
     }
@@ -62,20 +59,12 @@ impl InspectError {
 
 /// Inspects `target`: signs in, runs the selected checks, returns the report.
 pub async fn inspect(target: &Target, options: &Options) -> Result<Report, InspectError> {
-    let selected: Vec<&'static str> = match &options.checks {
-        None => CHECK_IDS.to_vec(),
-        Some(list) => {
-            for id in list {
-                if !CHECK_IDS.contains(&id.as_str()) {
-                    return Err(InspectError::UnknownCheck(id.clone()));
-                }
-            }
-            CHECK_IDS
-                .iter()
-                .copied()
-                .filter(|id| list.iter().any(|l| l == id))
-                .collect()
-        }
+    let selected: Vec<CheckId> = match &options.checks {
+        None => CheckId::ALL.to_vec(),
+        Some(list) => CheckId::ALL
+            .into_iter()
+            .filter(|id| list.contains(id))
+            .collect(),
     };
     if options.samples < 2 || options.samples > 20_000 {
         return Err(InspectError::BadOption(
@@ -91,11 +80,11 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         cookie: cookie.clone(),
         baseline,
     };
-    let wants = |id: &str| selected.contains(&id);
+    let wants = |id: CheckId| selected.contains(&id);
 
     // The idle check waits for minutes; it runs beside everything except the password change,
     // which would end its session for the wrong reason.
-    let idle = wants("idle-timeout").then(|| {
+    let idle = wants(CheckId::IdleTimeout).then(|| {
         let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
         tokio::spawn(async move { checks::idle_timeout(&agent, &target, &cookie).await })
     });
@@ -104,7 +93,7 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     let mut tokens = vec![ctx.baseline.token.clone()];
     tokens.extend(ctx.baseline.pre_login.clone());
     let mut entropy_bits = None;
-    if wants("id-entropy") {
+    if wants(CheckId::IdEntropy) {
         let mut bar = Progress::new(options.progress);
         let v = match checks::sample_tokens(
             &ctx,
@@ -123,69 +112,78 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             }
             Err(e) => error_verdict(e),
         };
-        found.push(finding("id-entropy", v));
+        found.push(finding(CheckId::IdEntropy, v));
     }
-    if wants("fixation-rotation") {
+    if wants(CheckId::FixationRotation) {
         found.push(finding(
-            "fixation-rotation",
+            CheckId::FixationRotation,
             checks::fixation_rotation(&ctx).await,
         ));
     }
-    if wants("fixation-strict") {
+    if wants(CheckId::FixationStrict) {
         found.push(finding(
-            "fixation-strict",
+            CheckId::FixationStrict,
             checks::fixation_strict(&ctx).await,
         ));
     }
-    if wants("logout-invalidation") || wants("logout-clears-cookie") {
+    if wants(CheckId::LogoutInvalidation) || wants(CheckId::LogoutClearsCookie) {
         let (invalidated, cleared) = checks::logout(&ctx).await;
-        found.push(finding("logout-invalidation", invalidated));
-        found.push(finding("logout-clears-cookie", cleared));
+        found.push(finding(CheckId::LogoutInvalidation, invalidated));
+        found.push(finding(CheckId::LogoutClearsCookie, cleared));
     }
-    if wants("privilege-rotation") {
+    if wants(CheckId::PrivilegeRotation) {
         found.push(finding(
-            "privilege-rotation",
+            CheckId::PrivilegeRotation,
             checks::privilege_rotation(&ctx).await,
         ));
     }
-    if wants("rotation-race") {
-        found.push(finding("rotation-race", checks::rotation_race(&ctx).await));
+    if wants(CheckId::RotationRace) {
+        found.push(finding(
+            CheckId::RotationRace,
+            checks::rotation_race(&ctx).await,
+        ));
     }
-    if wants("cache-control") {
-        found.push(finding("cache-control", checks::cache_control(&ctx).await));
+    if wants(CheckId::CacheControl) {
+        found.push(finding(
+            CheckId::CacheControl,
+            checks::cache_control(&ctx).await,
+        ));
     }
-    if wants("hsts") {
-        found.push(finding("hsts", checks::hsts(&ctx).await));
+    if wants(CheckId::Hsts) {
+        found.push(finding(CheckId::Hsts, checks::hsts(&ctx).await));
     }
     if let Some(task) = idle {
         let v = task
             .await
             .unwrap_or_else(|e| checks_error(format!("the idle check stopped: {e}")));
-        found.push(finding("idle-timeout", v));
+        found.push(finding(CheckId::IdleTimeout, v));
     }
-    if wants("password-change-invalidation") {
+    if wants(CheckId::PasswordChangeInvalidation) {
         found.push(finding(
-            "password-change-invalidation",
+            CheckId::PasswordChangeInvalidation,
             checks::password_change(&ctx).await,
         ));
     }
     // Last, so every URL the other checks saw is examined.
-    if wants("id-in-url") {
-        found.push(finding("id-in-url", checks::id_in_url(&ctx, &tokens).await));
+    if wants(CheckId::IdInUrl) {
+        found.push(finding(
+            CheckId::IdInUrl,
+            checks::id_in_url(&ctx, &tokens).await,
+        ));
     }
-    found.retain(|f| wants(&f.id));
-    found.sort_by_key(|f| CHECK_IDS.iter().position(|id| *id == f.id));
+    found.retain(|f| selected.iter().any(|id| id.as_str() == f.id));
+    found.sort_by_key(|f| CheckId::ALL.iter().position(|id| id.as_str() == f.id));
     let mut report = Report::new(target.base_url.to_string(), Some(cookie), found);
     report.entropy_bits = entropy_bits;
     Ok(report)
 }
 
-fn error_verdict(e: AgentError) -> checks::Verdict {
+fn error_verdict(e: AgentError) -> checks::CheckOutcome {
     checks_error(format!("could not complete: {e}"))
 }
 
-fn checks_error(evidence: String) -> checks::Verdict {
-    checks::Verdict {
+fn checks_error(evidence: String) -> checks::CheckOutcome {
+    checks::CheckOutcome {
         status: Status::Error,
         evidence,
     }

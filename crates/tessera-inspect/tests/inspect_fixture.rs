@@ -93,7 +93,7 @@ async fn hardened_fixture_passes_every_check() {
         Some(cookie.as_str()),
         "session cookie detection"
     );
-    assert_eq!(statuses.len(), tessera_inspect::checks::CHECK_IDS.len());
+    assert_eq!(statuses.len(), tessera_inspect::checks::CheckId::ALL.len());
     for (id, status) in &statuses {
         // hsts: plain HTTP. rotation-race: the fixture drops the old id at once, so requests
         // still in flight with it are signed out (a warning; Tessera's grace window passes).

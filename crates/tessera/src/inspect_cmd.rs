@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tessera_inspect::agent::Limits;
+use tessera_inspect::checks::CheckId;
 use tessera_inspect::target::Target;
 use tessera_inspect::{inspect, Options};
 
@@ -36,9 +37,9 @@ pub(crate) struct Args {
     /// Tokens to sample for id-entropy.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(2..=20_000))]
     pub(crate) samples: u32,
-    /// Only these checks (comma-separated ids).
-    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
-    pub(crate) checks: Option<Vec<String>>,
+    /// Only these checks (comma-separated ids; an unknown id is refused with the known ones).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...", value_parser = parse_check)]
+    pub(crate) checks: Option<Vec<CheckId>>,
     /// Most requests per second sent to the target.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) max_rps: u32,
@@ -48,6 +49,10 @@ pub(crate) struct Args {
     /// Accept a self-signed TLS certificate (same as tls_insecure = true in the target file).
     #[arg(long)]
     pub(crate) insecure: bool,
+}
+
+fn parse_check(id: &str) -> Result<CheckId, String> {
+    id.parse::<CheckId>().map_err(|e| e.to_string())
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
