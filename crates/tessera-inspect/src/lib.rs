@@ -15,7 +15,6 @@ pub mod agent;
 mod check_id;
 pub mod checks;
 pub mod entropy;
-mod entropy_check;
 pub mod login;
 pub mod report;
 mod run;

@@ -106,7 +106,7 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             Ok(samples) => {
                 bar.done();
                 tokens.extend(samples.iter().cloned());
-                let (v, bits) = crate::entropy_check::judge(&samples, options.samples);
+                let (v, bits) = crate::checks::entropy::judge(&samples, options.samples);
                 entropy_bits = bits;
                 v
             }

@@ -1,5 +1,7 @@
-//! `id-entropy`: turns the token statistics of [`crate::entropy`] into a finding.
+//! `id-entropy`: samples the app's tokens and turns their statistics ([`crate::entropy`]) into
+//! a finding.
 
+use super::*;
 use crate::checks::CheckOutcome;
 use crate::entropy::{analyse, data_kind_name, DataKind, EntropyReport, Verdict};
 use crate::report::Status;
@@ -111,6 +113,26 @@ fn per_bit_entropy(report: &EntropyReport) -> Vec<f64> {
             h(q) + h(1.0 - q)
         })
         .collect()
+}
+
+/// Collects `n` fresh session tokens from repeated logins, within `budget`.
+pub(crate) async fn sample_tokens(
+    ctx: &Ctx<'_>,
+    n: usize,
+    budget: Duration,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<String>, AgentError> {
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut out = vec![ctx.baseline.token.clone()];
+    while out.len() < n && tokio::time::Instant::now() < deadline {
+        match login(ctx.agent.user(), ctx.target, Some(&ctx.cookie)).await {
+            Ok((l, _)) => out.push(l.token),
+            Err(LoginError::Unreachable(e)) => return Err(e),
+            Err(_) => break,
+        }
+        progress(out.len(), n);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

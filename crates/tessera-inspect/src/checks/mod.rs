@@ -1,0 +1,145 @@
+//! The checks. Each attacks one property and returns one [`Finding`]; docs/inspect.md explains
+//! how each decides and what a black-box test cannot prove.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::agent::{Agent, AgentError, User};
+pub use crate::check_id::{CheckId, UnknownCheck};
+use crate::login::{login, Login, LoginError};
+use crate::report::{Finding, Severity, Status};
+use crate::target::{Method, Target};
+
+mod cache_control;
+mod cookie;
+pub(crate) mod entropy;
+mod fixation;
+mod hsts;
+mod id_in_url;
+mod idle_timeout;
+mod logout;
+mod password_change;
+mod rotation;
+
+pub(crate) use cache_control::cache_control;
+pub(crate) use cookie::cookie_checks;
+pub(crate) use entropy::sample_tokens;
+pub(crate) use fixation::{fixation_rotation, fixation_strict};
+pub(crate) use hsts::hsts;
+pub(crate) use id_in_url::id_in_url;
+pub(crate) use idle_timeout::idle_timeout;
+pub(crate) use logout::logout;
+pub(crate) use password_change::password_change;
+pub(crate) use rotation::{privilege_rotation, rotation_race};
+
+/// What a check's finding says, before the id, title and references are attached.
+pub(crate) struct CheckOutcome {
+    pub(crate) status: Status,
+    pub(crate) evidence: String,
+}
+
+fn verdict(status: Status, evidence: impl Into<String>) -> CheckOutcome {
+    CheckOutcome {
+        status,
+        evidence: evidence.into(),
+    }
+}
+
+/// Builds the finding for check `id`.
+pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
+    let (title, severity, refs) = (id.title(), id.severity(), id.references());
+    Finding {
+        id: id.as_str().to_owned(),
+        status: v.status,
+        severity: if matches!(v.status, Status::Fail | Status::Warn) {
+            severity
+        } else {
+            Severity::Info
+        },
+        title: title.to_owned(),
+        evidence: v.evidence,
+        references: refs.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+/// A token as reports show it: its first four characters, a 24-bit fingerprint (so two tokens
+/// can be told apart even when they share a prefix) and its length, never the whole value.
+pub fn short(token: &str) -> String {
+    use sha2::Digest as _;
+    let head: String = token.chars().take(4).collect();
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let print: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    format!("{head}…#{print} ({} chars)", token.chars().count())
+}
+
+fn error(e: impl std::fmt::Display) -> CheckOutcome {
+    verdict(Status::Error, format!("could not complete: {e}"))
+}
+
+/// What the checks share: the agent, the target, the session cookie and a baseline login.
+pub(crate) struct Ctx<'a> {
+    pub(crate) agent: &'a Agent,
+    pub(crate) target: &'a Target,
+    pub(crate) cookie: String,
+    pub(crate) baseline: Login,
+}
+
+impl Ctx<'_> {
+    async fn fresh_login(&self) -> Result<Login, LoginError> {
+        Ok(login(self.agent.user(), self.target, Some(&self.cookie))
+            .await?
+            .0)
+    }
+
+    /// The authenticated page as a freshly signed-in user gets it (the baseline session may
+    /// have idled out by the time a late check runs).
+    async fn signed_in_page(&self) -> Result<crate::agent::Page, CheckOutcome> {
+        let mut user = self.fresh_login().await.map_err(error)?.user;
+        let page = user
+            .send(Method::Get, &self.target.authenticated.path, &[], false)
+            .await
+            .map_err(error)?;
+        if crate::agent::authenticated(&page, &self.target.authenticated) {
+            Ok(page)
+        } else {
+            Err(verdict(
+                Status::Error,
+                format!(
+                    "a fresh login did not get the signed-in page (status {})",
+                    page.status
+                ),
+            ))
+        }
+    }
+
+    fn replay(&self, token: &str) -> User {
+        let mut u = self.agent.user();
+        u.set_cookie(&self.cookie, token);
+        u
+    }
+
+    /// The attributes of the `Set-Cookie` that delivered the baseline token.
+    fn set_cookie_header(&self) -> Option<String> {
+        let (_, seen) = self.agent.seen();
+        let prefix = format!("{}={}", self.cookie, self.baseline.token);
+        seen.into_iter()
+            .rev()
+            .map(|c| c.header)
+            .find(|h| h.trim_start().starts_with(&prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_never_shows_the_whole_token() {
+        let s = short("abcdefghijklmnop");
+        assert!(
+            s.starts_with("abcd…#") && !s.contains("efgh") && s.contains("16 chars"),
+            "{s}"
+        );
+        assert_ne!(short("abcdefghijklmnop"), short("abcdefghijklmnoq"));
+    }
+}
