@@ -18,6 +18,17 @@ use tessera_core::{
     Policy, Record, RecordingSink, SessionId, Store, StoreError, Timestamp, Updated,
 };
 
+/// Waits up to 5 s for the store to no longer hold `id` (a queued end landing).
+async fn gone_within_5s(store: &MemoryStore, id: &SessionId) -> bool {
+    for _ in 0..100 {
+        if store.load(id).await.unwrap().is_none() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// The auth level a live token acts with.
 async fn level<S: Store>(engine: &Engine<S>, token: &tessera_core::Token) -> u32 {
     engine.resolve(token).await.unwrap().unwrap().auth_level()
@@ -332,20 +343,7 @@ async fn sign_out_during_an_outage_lands_when_the_store_returns() {
         engine.resolve(&issued.token).await.unwrap().is_none(),
         "this engine honours the pending end at once"
     );
-    let mut landed = false;
-    for _ in 0..100 {
-        if store
-            .inner
-            .load(&issued.session.id())
-            .await
-            .unwrap()
-            .is_none()
-        {
-            landed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let landed = gone_within_5s(&store.inner, &issued.session.id()).await;
     assert!(landed, "the queued end never reached the store");
     let kinds: Vec<_> = events.events().into_iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&EventKind::EndPending));
@@ -394,20 +392,7 @@ async fn flooding_the_sign_out_queue_cannot_silently_drop_a_victims_sign_out() {
         LogoutOutcome::Pending
     );
     store.set_writes_down(false);
-    let mut landed = false;
-    for _ in 0..100 {
-        if store
-            .inner
-            .load(&alice.session.id())
-            .await
-            .unwrap()
-            .is_none()
-        {
-            landed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let landed = gone_within_5s(&store.inner, &alice.session.id()).await;
     assert!(landed, "alice's queued end never landed");
 }
 
@@ -495,20 +480,7 @@ async fn a_squatted_sign_out_still_ends_the_victims_session() {
             engine.resolve(&victim.token).await.unwrap().is_none(),
             "write_only={write_only}: the victim's token is not refused meanwhile"
         );
-        let mut landed = false;
-        for _ in 0..100 {
-            if store
-                .inner
-                .load(&victim.session.id())
-                .await
-                .unwrap()
-                .is_none()
-            {
-                landed = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let landed = gone_within_5s(&store.inner, &victim.session.id()).await;
         assert!(
             landed,
             "write_only={write_only}: the victim's session lived on"
