@@ -249,38 +249,16 @@ print(f"{before} {after} {elapsed:.2f}")
 PY
 
 # wrk scripts. The cookie file holds one `name=value` line per session.
-cat >"$WORK/me.lua" <<'LUA'
-local cookie_file = os.getenv("BENCH_COOKIE_FILE")
-local cookies = {}
+# common.lua numbers the threads, seeds each one apart and prints the summary line.
+cat >"$WORK/common.lua" <<'LUA'
 local counter = 0
 function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
 end
-function init(args)
-  for line in io.lines(cookie_file) do
-    if #line > 0 then cookies[#cookies + 1] = line end
-  end
+local function seed()
   math.randomseed(os.time() * 1000 + tid * 7919)
 end
-function request()
-  return wrk.format("GET", "/me", { ["Cookie"] = cookies[math.random(#cookies)] })
-end
-LUA
-cat >"$WORK/login.lua" <<'LUA'
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-function init(args)
-  math.randomseed(os.time() * 1000 + tid * 7919)
-end
-function request()
-  return wrk.format("POST", "/login?user=" .. math.random(1, 1000000000))
-end
-LUA
-cat >"$WORK/done.lua" <<'LUA'
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("BENCH rps=%.1f p50_us=%d p99_us=%d requests=%d non2xx=%d sockerr=%d\n",
@@ -288,8 +266,27 @@ function done(summary, latency, requests)
     summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
 end
 LUA
-cat "$WORK/done.lua" >>"$WORK/me.lua"
-cat "$WORK/done.lua" >>"$WORK/login.lua"
+{ cat "$WORK/common.lua"; cat <<'LUA'; } >"$WORK/me.lua"
+local cookie_file = os.getenv("BENCH_COOKIE_FILE")
+local cookies = {}
+function init(args)
+  for line in io.lines(cookie_file) do
+    if #line > 0 then cookies[#cookies + 1] = line end
+  end
+  seed()
+end
+function request()
+  return wrk.format("GET", "/me", { ["Cookie"] = cookies[math.random(#cookies)] })
+end
+LUA
+{ cat "$WORK/common.lua"; cat <<'LUA'; } >"$WORK/login.lua"
+function init(args)
+  seed()
+end
+function request()
+  return wrk.format("POST", "/login?user=" .. math.random(1, 1000000000))
+end
+LUA
 
 # Runs wrk; prints "rps p99_us non2xx sockerr".
 run_wrk() { # port script

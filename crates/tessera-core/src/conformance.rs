@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::clock::{Clock, ManualClock, Timestamp};
 use crate::lifecycle::{Engine, Issued, LoginOptions};
@@ -76,21 +76,14 @@ pub async fn sign_in<S: Store>(e: &Engine<S>, subject: &str) -> Issued {
 pub fn sample_record(subject: Option<&str>, at: Timestamp) -> (Token, Record) {
     let token = Token::generate().unwrap();
     let record = Record {
-        id: token.session_id(),
-        verifier: token.verifier_hash(),
-        previous: None,
-        retired: Vec::new(),
-        subject: subject.map(str::to_owned),
-        created_at: at,
-        last_seen: at,
-        idle_deadline: at.plus(Duration::from_secs(1800)),
-        absolute_deadline: at.plus(Duration::from_secs(3600)),
-        auth_time: subject.map(|_| at),
         auth_level: 1,
-        elevation: None,
-        version: 1,
-        data: Map::new(),
-        client: ClientInfo::default(),
+        ..Record::new(
+            &token,
+            subject,
+            at,
+            at.plus(Duration::from_secs(1800)),
+            at.plus(Duration::from_secs(3600)),
+        )
     };
     (token, record)
 }

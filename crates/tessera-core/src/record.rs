@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::token::{SessionId, VerifierHash};
+use crate::token::{SessionId, Token, VerifierHash};
 
 /// Rotated-out verifiers remembered beyond `previous`, for theft detection.
 pub const MAX_RETIRED: usize = 4;
@@ -76,6 +76,34 @@ impl std::fmt::Debug for Record {
 }
 
 impl Record {
+    /// A new session's record for `token`: version 1, nothing rotated, no data, level 0, signed
+    /// in at `now` when it has a subject. Callers set the rest with struct update syntax.
+    pub fn new(
+        token: &Token,
+        subject: Option<&str>,
+        now: Timestamp,
+        idle_deadline: Timestamp,
+        absolute_deadline: Timestamp,
+    ) -> Self {
+        Self {
+            id: token.session_id(),
+            verifier: token.verifier_hash(),
+            previous: None,
+            retired: Vec::new(),
+            subject: subject.map(str::to_owned),
+            created_at: now,
+            last_seen: now,
+            idle_deadline,
+            absolute_deadline,
+            auth_time: subject.map(|_| now),
+            auth_level: 0,
+            elevation: None,
+            version: 1,
+            data: Map::new(),
+            client: ClientInfo::default(),
+        }
+    }
+
     /// The earliest instant at which this record is dead for sure; stores purge after it.
     pub fn expires_at(&self) -> Timestamp {
         self.idle_deadline.min(self.absolute_deadline)

@@ -1,5 +1,6 @@
 //! Sanity tests of the fixture app (tests/support/fixture.rs) by raw HTTP, independent of the
 //! inspector: the hardened app behaves as documented, and a few weaknesses really are weak.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 #[path = "support/fixture.rs"]
 mod fixture;

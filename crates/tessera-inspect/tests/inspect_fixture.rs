@@ -1,6 +1,7 @@
 //! The inspector against the fixture app: the hardened fixture passes every check, and each
 //! weakness switch flips exactly the check it exists for (plus the cookie-name side effects the
 //! fixture documents), nothing else.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 #[path = "support/fixture.rs"]
 mod fixture;

@@ -1,6 +1,7 @@
 //! The inspector against real apps from other ecosystems (Flask, express-session), each weak and
 //! hardened, with the findings peers/EXPECTED.md predicts. scripts/ensure-peers.sh (run by the
 //! test command) installs their pinned packages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

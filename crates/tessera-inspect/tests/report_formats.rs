@@ -1,5 +1,6 @@
 //! The text, SARIF and HTML renderers, on a report built by hand: several findings of each
 //! status, hostile evidence, and per-bit entropy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 use serde_json::Value;
 use tessera_inspect::report::{Finding, Report, Severity, Status};

@@ -1,4 +1,5 @@
 //! The SQLite store against the store conformance suite, on real files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

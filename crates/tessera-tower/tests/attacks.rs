@@ -3,6 +3,7 @@
 //! memory store. Each failed on d318b6c, as its comment says; docs/security.md's "Attacks
 //! tried" table points here. The look-alike names are the inspector's reproductions too
 //! (`LOOK_ALIKES`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
 

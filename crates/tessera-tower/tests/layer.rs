@@ -1,4 +1,5 @@
 //! The layer and extractor through a real axum router over a real (memory) store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
 

@@ -8,6 +8,7 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them every test fails, saying
 //! to run `scripts/ensure-browser.sh`. The tests take turns (each with its own server,
 //! chromedriver and one or two Chromiums) so they stay reliable on a small machine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
 #[path = "support/webdriver.rs"]

@@ -1,4 +1,5 @@
 //! Acceptance tests of `tessera demo`, run as a real process over HTTP with a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! `tessera entropy FILE`: the real binary on token files written by the tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -188,6 +189,7 @@ fn a_counter_fails_and_is_named() {
         out.contains("Verdict: FAIL: the tokens contain a counter"),
         "{out}"
     );
+    assert!(out.contains("\n  ✗ counter: "), "{out}");
 }
 
 #[test]

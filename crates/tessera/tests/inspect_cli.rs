@@ -1,5 +1,6 @@
 //! `tessera inspect` as a user runs it: the self-audit against `tessera demo`, every output
 //! format, and the exit codes for bad target files, unreachable targets and failed logins.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
 

@@ -299,21 +299,16 @@ impl<S: Store> Engine<S> {
         for _ in 0..3 {
             let token = Token::generate()?;
             let record = Record {
-                id: token.session_id(),
-                verifier: token.verifier_hash(),
-                previous: None,
-                retired: Vec::new(),
-                subject: subject.map(str::to_owned),
-                created_at: now,
-                last_seen: now,
-                idle_deadline: now.plus(policy.idle_timeout()).min(absolute_deadline),
-                absolute_deadline,
-                auth_time: subject.map(|_| now),
                 auth_level,
-                elevation: None,
-                version: 1,
                 data: data.clone(),
                 client: client.clone(),
+                ..Record::new(
+                    &token,
+                    subject,
+                    now,
+                    now.plus(policy.idle_timeout()).min(absolute_deadline),
+                    absolute_deadline,
+                )
             };
             match self.inner.store.create(&record, epoch).await? {
                 Created::Inserted => {

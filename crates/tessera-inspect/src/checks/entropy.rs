@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::checks::CheckOutcome;
-use crate::entropy::{analyse, data_kind_name, DataKind, EntropyReport, Verdict};
+use crate::entropy::{analyse, DataKind, EntropyReport, Verdict};
 use crate::report::Status;
 
 /// Judges sampled tokens. Also returns, for the HTML chart, the Shannon entropy of each bit
@@ -52,7 +52,7 @@ pub(crate) fn judge(samples: &[String], wanted: usize) -> (CheckOutcome, Option<
                 evidence: format!(
                     "the session cookie carries data, not an identifier ({}: {}); it is not scored as a random id. \
                      A client-side session cannot be ended by the server: see logout-invalidation.{shortfall}",
-                    data_kind_name(data.kind),
+                    data.kind.name(),
                     data.detail
                 ),
             },

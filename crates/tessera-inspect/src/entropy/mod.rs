@@ -412,6 +412,24 @@ pub enum PatternKind {
     Sorted,
 }
 
+impl PatternKind {
+    /// The name a report shows for this kind of pattern.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Duplicates => "duplicates",
+            Self::Counter => "counter",
+            Self::Timestamp => "timestamp",
+            Self::ConstantPrefix => "constant prefix",
+            Self::ConstantSuffix => "constant suffix",
+            Self::ConstantPositions => "constant positions",
+            Self::ConstantBits => "constant bits",
+            Self::ShortTokens => "short tokens",
+            Self::Data => "data",
+            Self::Sorted => "sorted",
+        }
+    }
+}
+
 /// Something found in the tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pattern {
@@ -437,6 +455,19 @@ pub enum DataKind {
     RailsSigned,
     /// base64 of JSON.
     Base64Json,
+}
+
+impl DataKind {
+    /// A short name of the data format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jwt => "JWT",
+            Self::Itsdangerous => "itsdangerous/Flask signed payload",
+            Self::ExpressSigned => "express signed cookie",
+            Self::RailsSigned => "Rails signed/encrypted cookie",
+            Self::Base64Json => "base64 of JSON",
+        }
+    }
 }
 
 /// Tokens recognised as data.
@@ -732,15 +763,4 @@ fn analyse_at(tokens: &[String], now: i64) -> Result<EntropyReport, EntropyError
         reason,
         caveats,
     })
-}
-
-/// A short name of a data format.
-pub fn data_kind_name(kind: DataKind) -> &'static str {
-    match kind {
-        DataKind::Jwt => "JWT",
-        DataKind::Itsdangerous => "itsdangerous/Flask signed payload",
-        DataKind::ExpressSigned => "express signed cookie",
-        DataKind::RailsSigned => "Rails signed/encrypted cookie",
-        DataKind::Base64Json => "base64 of JSON",
-    }
 }

@@ -16,12 +16,17 @@ pub(super) fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < b.1 && b.0 < a.1
 }
 
-pub(super) fn numeric_fields(tokens: &[String], conversion: &Conversion) -> Vec<Field> {
-    let sample: Vec<&str> = tokens
+/// The tokens pattern detection looks at: the first [`MAX_PATTERN_TOKENS`].
+fn pattern_sample(tokens: &[String]) -> Vec<&str> {
+    tokens
         .iter()
         .take(MAX_PATTERN_TOKENS)
         .map(String::as_str)
-        .collect();
+        .collect()
+}
+
+pub(super) fn numeric_fields(tokens: &[String], conversion: &Conversion) -> Vec<Field> {
+    let sample = pattern_sample(tokens);
     let n = sample.len();
     let mut fields = Vec::new();
 
@@ -533,170 +538,158 @@ pub(super) fn near_now(secs: i64, now: i64) -> bool {
 }
 
 pub(super) fn detect_data(tokens: &[String], now: i64) -> Option<DataFormat> {
-    let url = lenient(&alphabet::URL_SAFE);
-    let std_engine = lenient(&alphabet::STANDARD);
-    let sample: Vec<&str> = tokens
-        .iter()
-        .take(MAX_PATTERN_TOKENS)
-        .map(String::as_str)
-        .collect();
+    let decoders = Decoders {
+        url: lenient(&alphabet::URL_SAFE),
+        std: lenient(&alphabet::STANDARD),
+        now,
+    };
+    let sample = pattern_sample(tokens);
     let n = sample.len();
-    let majority = |count: usize| count * 10 >= n * 9;
-
-    // JWT: header.payload.signature (or five parts for JWE) with a JSON header.
-    let mut algs: Vec<String> = Vec::new();
-    let jwt = sample
-        .iter()
-        .filter(|t| {
-            let parts: Vec<&str> = t.split('.').collect();
-            if parts.len() != 3 && parts.len() != 5 {
-                return false;
-            }
-            let header = parts
-                .first()
-                .and_then(|h| url.decode(h).ok())
-                .and_then(|h| json_object(&h));
-            match header
-                .as_ref()
-                .and_then(|h| h.get("alg"))
-                .and_then(|a| a.as_str())
-            {
-                Some(alg) => {
-                    if !algs.iter().any(|a| a == alg) && algs.len() < 4 {
-                        algs.push(alg.to_owned());
-                    }
-                    true
-                }
-                None => false,
-            }
+    // The most specific formats first: a JWT is also dot-separated base64.
+    let kinds = [
+        DataKind::Jwt,
+        DataKind::Itsdangerous,
+        DataKind::ExpressSigned,
+        DataKind::RailsSigned,
+        DataKind::Base64Json,
+    ];
+    kinds.into_iter().find_map(|kind| {
+        let matching = sample.iter().filter(|t| decoders.is(kind, t)).count();
+        (matching * 10 >= n * 9).then(|| DataFormat {
+            kind,
+            matching,
+            detail: decoders.describe(kind, &sample, matching),
         })
-        .count();
-    if majority(jwt) {
-        let alg = if algs.is_empty() {
-            String::new()
-        } else {
-            format!(", alg {}", algs.join("/"))
-        };
-        return Some(DataFormat {
-            kind: DataKind::Jwt,
-            matching: jwt,
-            detail: format!(
-                "{jwt} of {n} tokens are JWTs (header.payload.signature, JSON header{alg}): signed data, not a random identifier; judge them by their signature, claims and expiry (WSTG-SESS-10)"
-            ),
-        });
-    }
+    })
+}
 
-    // itsdangerous: payload.timestamp.signature (payload may start with '.' when compressed).
-    let itsdangerous = sample
-        .iter()
-        .filter(|t| {
-            let parts: Vec<&str> = t.trim_start_matches('.').split('.').collect();
-            let [payload, ts, sig] = parts.as_slice() else {
-                return false;
-            };
-            if payload.is_empty() || sig.len() < 16 {
-                return false;
-            }
-            let Ok(bytes) = url.decode(ts) else {
-                return false;
-            };
-            if bytes.is_empty() || bytes.len() > 8 {
-                return false;
-            }
-            let secs = bytes
-                .iter()
-                .fold(0i64, |acc, &b| acc.wrapping_shl(8) | i64::from(b));
-            near_now(secs, now) || near_now(secs + ITSDANGEROUS_OLD_EPOCH, now)
-        })
-        .count();
-    if majority(itsdangerous) {
-        return Some(DataFormat {
-            kind: DataKind::Itsdangerous,
-            matching: itsdangerous,
-            detail: format!(
-                "{itsdangerous} of {n} tokens look like itsdangerous/Flask payload.timestamp.signature: signed data with a creation time, not a random identifier"
-            ),
-        });
-    }
+/// The decoders format detection needs, and the time timestamps are judged against.
+struct Decoders {
+    url: GeneralPurpose,
+    std: GeneralPurpose,
+    now: i64,
+}
 
-    // express cookie-signature: s:value.signature
-    let express = sample
-        .iter()
-        .filter(|t| {
-            let rest = t
-                .strip_prefix("s:")
-                .or_else(|| t.strip_prefix("s%3A"))
-                .or_else(|| t.strip_prefix("s%3a"));
-            let Some((value, sig)) = rest.and_then(|r| r.rsplit_once('.')) else {
-                return false;
-            };
-            !value.is_empty()
-                && (27..=88).contains(&sig.len())
-                && std_engine
-                    .decode(sig.replace("%2F", "/").replace("%2B", "+"))
-                    .is_ok()
-        })
-        .count();
-    if majority(express) {
-        return Some(DataFormat {
-            kind: DataKind::ExpressSigned,
-            matching: express,
-            detail: format!(
-                "{express} of {n} tokens are express signed cookies (s:value.signature): the signature is not an identifier; the value before it may be, so analyse those values on their own"
-            ),
-        });
-    }
-
-    // Rails: data--digest or data--iv--tag.
-    let rails = sample
-        .iter()
-        .filter(|t| {
-            let unescaped = t
-                .replace("%3D", "=")
-                .replace("%2F", "/")
-                .replace("%2B", "+");
-            let parts: Vec<&str> = unescaped.split("--").collect();
-            if parts.len() != 2 && parts.len() != 3 {
-                return false;
-            }
-            let (Some(data), Some(last)) = (parts.first(), parts.last()) else {
-                return false;
-            };
-            data.len() >= 8
-                && std_engine.decode(data).is_ok()
-                && last.len() >= 16
-                && (last.bytes().all(|b| b.is_ascii_hexdigit()) || std_engine.decode(last).is_ok())
-        })
-        .count();
-    if majority(rails) {
-        return Some(DataFormat {
-            kind: DataKind::RailsSigned,
-            matching: rails,
-            detail: format!(
-                "{rails} of {n} tokens look like Rails signed or encrypted cookies (data--digest): data protected by a key, not a random identifier"
-            ),
-        });
-    }
-
-    // base64 of JSON.
-    let json = sample
-        .iter()
-        .filter(|t| {
-            url.decode(t)
-                .or_else(|_| std_engine.decode(t))
+impl Decoders {
+    /// Whether `token` has the shape of `kind`.
+    fn is(&self, kind: DataKind, token: &str) -> bool {
+        match kind {
+            DataKind::Jwt => self.jwt_alg(token).is_some(),
+            DataKind::Itsdangerous => self.is_itsdangerous(token),
+            DataKind::ExpressSigned => self.is_express_signed(token),
+            DataKind::RailsSigned => self.is_rails_signed(token),
+            DataKind::Base64Json => self
+                .url
+                .decode(token)
+                .or_else(|_| self.std.decode(token))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| v.is_object() || v.is_array())
-        })
-        .count();
-    if majority(json) {
-        return Some(DataFormat {
-            kind: DataKind::Base64Json,
-            matching: json,
-            detail: format!(
-                "{json} of {n} tokens are base64 of JSON: data, not a random identifier (is it signed? does it carry the session's state?)"
-            ),
-        });
+                .is_some_and(|v| v.is_object() || v.is_array()),
+        }
     }
-    None
+
+    /// JWT: header.payload.signature (or five parts for JWE) with a JSON header naming an `alg`.
+    fn jwt_alg(&self, token: &str) -> Option<String> {
+        let parts: Vec<&str> = token.split('.').collect();
+        if parts.len() != 3 && parts.len() != 5 {
+            return None;
+        }
+        let header = parts
+            .first()
+            .and_then(|h| self.url.decode(h).ok())
+            .and_then(|h| json_object(&h))?;
+        header.get("alg")?.as_str().map(str::to_owned)
+    }
+
+    /// itsdangerous: payload.timestamp.signature (payload may start with '.' when compressed).
+    fn is_itsdangerous(&self, token: &str) -> bool {
+        let parts: Vec<&str> = token.trim_start_matches('.').split('.').collect();
+        let [payload, ts, sig] = parts.as_slice() else {
+            return false;
+        };
+        if payload.is_empty() || sig.len() < 16 {
+            return false;
+        }
+        let Ok(bytes) = self.url.decode(ts) else {
+            return false;
+        };
+        if bytes.is_empty() || bytes.len() > 8 {
+            return false;
+        }
+        let secs = bytes
+            .iter()
+            .fold(0i64, |acc, &b| acc.wrapping_shl(8) | i64::from(b));
+        near_now(secs, self.now) || near_now(secs + ITSDANGEROUS_OLD_EPOCH, self.now)
+    }
+
+    /// express cookie-signature: s:value.signature.
+    fn is_express_signed(&self, token: &str) -> bool {
+        let rest = token
+            .strip_prefix("s:")
+            .or_else(|| token.strip_prefix("s%3A"))
+            .or_else(|| token.strip_prefix("s%3a"));
+        let Some((value, sig)) = rest.and_then(|r| r.rsplit_once('.')) else {
+            return false;
+        };
+        !value.is_empty()
+            && (27..=88).contains(&sig.len())
+            && self
+                .std
+                .decode(sig.replace("%2F", "/").replace("%2B", "+"))
+                .is_ok()
+    }
+
+    /// Rails: data--digest or data--iv--tag.
+    fn is_rails_signed(&self, token: &str) -> bool {
+        let unescaped = token
+            .replace("%3D", "=")
+            .replace("%2F", "/")
+            .replace("%2B", "+");
+        let parts: Vec<&str> = unescaped.split("--").collect();
+        if parts.len() != 2 && parts.len() != 3 {
+            return false;
+        }
+        let (Some(data), Some(last)) = (parts.first(), parts.last()) else {
+            return false;
+        };
+        data.len() >= 8
+            && self.std.decode(data).is_ok()
+            && last.len() >= 16
+            && (last.bytes().all(|b| b.is_ascii_hexdigit()) || self.std.decode(last).is_ok())
+    }
+
+    /// The one line a report shows about `matching` of `sample` being `kind`.
+    fn describe(&self, kind: DataKind, sample: &[&str], matching: usize) -> String {
+        let n = sample.len();
+        match kind {
+            DataKind::Jwt => {
+                let mut algs: Vec<String> = Vec::new();
+                for alg in sample.iter().filter_map(|t| self.jwt_alg(t)) {
+                    if !algs.contains(&alg) && algs.len() < 4 {
+                        algs.push(alg);
+                    }
+                }
+                let alg = if algs.is_empty() {
+                    String::new()
+                } else {
+                    format!(", alg {}", algs.join("/"))
+                };
+                format!(
+                    "{matching} of {n} tokens are JWTs (header.payload.signature, JSON header{alg}): signed data, not a random identifier; judge them by their signature, claims and expiry (WSTG-SESS-10)"
+                )
+            }
+            DataKind::Itsdangerous => format!(
+                "{matching} of {n} tokens look like itsdangerous/Flask payload.timestamp.signature: signed data with a creation time, not a random identifier"
+            ),
+            DataKind::ExpressSigned => format!(
+                "{matching} of {n} tokens are express signed cookies (s:value.signature): the signature is not an identifier; the value before it may be, so analyse those values on their own"
+            ),
+            DataKind::RailsSigned => format!(
+                "{matching} of {n} tokens look like Rails signed or encrypted cookies (data--digest): data protected by a key, not a random identifier"
+            ),
+            DataKind::Base64Json => format!(
+                "{matching} of {n} tokens are base64 of JSON: data, not a random identifier (is it signed? does it carry the session's state?)"
+            ),
+        }
+    }
 }

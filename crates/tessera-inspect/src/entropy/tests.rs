@@ -608,3 +608,23 @@ fn odd_inputs_do_not_panic() {
         serde_json::to_string(&r).unwrap();
     }
 }
+
+#[test]
+fn pattern_names_spell_their_json_ids() {
+    let kinds = [
+        PatternKind::Duplicates,
+        PatternKind::Counter,
+        PatternKind::Timestamp,
+        PatternKind::ConstantPrefix,
+        PatternKind::ConstantSuffix,
+        PatternKind::ConstantPositions,
+        PatternKind::ConstantBits,
+        PatternKind::ShortTokens,
+        PatternKind::Data,
+        PatternKind::Sorted,
+    ];
+    for kind in kinds {
+        let id = serde_json::to_value(kind).unwrap();
+        assert_eq!(Some(kind.name().replace(' ', "_").as_str()), id.as_str());
+    }
+}

@@ -25,7 +25,7 @@ pub(super) fn decide(
             Verdict::Warn,
             format!(
                 "the tokens look like data ({}), not random identifiers: their randomness is not scored",
-                data_kind_name(data.kind)
+                data.kind.name()
             ),
         );
     }

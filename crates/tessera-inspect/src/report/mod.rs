@@ -3,11 +3,18 @@
 
 use serde::Serialize;
 
+mod entropy_text;
 mod html;
-
-pub use html::escape as escape_html;
 mod sarif;
 mod text;
+
+pub use html::escape as escape_html;
+
+/// Renders an entropy report (`tessera entropy`) as text; `source` names where the tokens came
+/// from. Control characters in it are shown as escapes.
+pub fn render_entropy_text(source: &str, report: &crate::entropy::EntropyReport) -> String {
+    entropy_text::render(source, report)
+}
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -118,7 +118,7 @@ fn paint(text: &str, sgr: &str, colour: bool) -> String {
 
 /// One line of untrusted text with every control character (C0, DEL, C1, and the bidi
 /// overrides that can reorder what a terminal shows) written as a visible escape.
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         push_clean(&mut out, c);
