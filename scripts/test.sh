@@ -12,6 +12,11 @@ bash scripts/ensure-browser.sh
 step "peer apps for the inspector tests (Flask, express-session)"
 bash scripts/ensure-peers.sh
 
+step "servers for the fleet-store tests (Redis, a Redis Cluster)"
+source scripts/services.sh
+trap stop_services EXIT
+start_services
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

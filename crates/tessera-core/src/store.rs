@@ -146,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes at most `limit` records whose [`Record::expires_at`] is at or before `now`.
-    /// Returns how many were deleted; the caller repeats while it gets `limit`.
+    /// Returns how many were deleted; the caller repeats while it gets `limit`. A backend that
+    /// deletes each record itself at its `expires_at` (Redis' `PEXPIREAT`) returns 0.
     fn purge_expired(
         &self,
         now: Timestamp,

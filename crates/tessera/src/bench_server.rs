@@ -48,7 +48,7 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
-    /// Session store: sqlite://PATH or memory://
+    /// Session store: sqlite://PATH, redis://…, redis+cluster://… or memory://
     #[arg(long, default_value = "memory://")]
     store: String,
 }
@@ -56,9 +56,9 @@ pub(crate) struct Args {
 /// Serves the three benchmark routes until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::init_logging("warn");
-    let store = crate::store_url::open(&args.store)?;
     let listen = args.listen;
     crate::block_on(async move {
+        let store = crate::store_url::open(&args.store).await?;
         eprintln!(
             "tessera bench-server on http://{listen} (store: {})",
             store.describe()

@@ -175,8 +175,10 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Session store: sqlite://PATH or memory:// (SQLite is durable by default; append
-    /// ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed)
+    /// Session store: sqlite://PATH, memory://, redis://HOST[:PORT][/DB], rediss://… or
+    /// redis+cluster://HOST:PORT,… (SQLite is durable by default; append
+    /// ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed; Redis
+    /// takes ?prefix=NAME so demos sharing a server can keep apart)
     #[arg(long, default_value = "sqlite://tessera-demo.db")]
     store: String,
     /// Session cookie name (default __Host-session). Another name is still Secure,
@@ -194,9 +196,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::init_logging("info");
     let policy = policy(args.idle_timeout)?;
     let cookie = cookie(args.cookie_name.as_deref())?;
-    let store = crate::store_url::open(&args.store)?;
     let listen = args.listen;
     crate::block_on(async move {
+        let store = crate::store_url::open(&args.store).await?;
         let described = store.describe();
         eprintln!("Tessera demo on http://{listen}  (store: {described})");
         eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");

@@ -5,6 +5,7 @@ use tessera_core::keyring::SigningKey;
 use tessera_core::{
     Created, MemoryStore, Record, SessionId, Store, StoreError, Timestamp, Updated,
 };
+use tessera_redis::RedisStore;
 use tessera_sqlite::{Durability, SqliteStore};
 
 /// The query that opts a SQLite store out of fsync-per-commit, named for what it gives up.
@@ -14,6 +15,7 @@ const RELAXED: &str = "durability=relaxed-loses-recent-writes-on-power-loss";
 pub(crate) enum AnyStore {
     Memory(MemoryStore),
     Sqlite(SqliteStore),
+    Redis(RedisStore),
 }
 
 impl AnyStore {
@@ -27,14 +29,27 @@ impl AnyStore {
                     s.path().display()
                 ),
             },
+            Self::Redis(s) => {
+                let a = s.address();
+                format!(
+                    "Redis{} (key prefix {:?})",
+                    if a.is_cluster() { " Cluster" } else { "" },
+                    a.prefix()
+                )
+            }
         }
     }
 }
 
+/// The forms `--store` accepts, for the one-line error.
+const FORMS: &str = "sqlite://PATH, memory://, redis://HOST[:PORT][/DB], rediss://…, \
+redis+cluster://HOST:PORT,HOST:PORT,…";
+
 /// Opens the store a URL names: `sqlite://PATH` (durable: every acknowledged write is
-/// fsynced), `sqlite://PATH?durability=relaxed-loses-recent-writes-on-power-loss`, or
-/// `memory://`.
-pub(crate) fn open(url: &str) -> anyhow::Result<AnyStore> {
+/// fsynced), `sqlite://PATH?durability=relaxed-loses-recent-writes-on-power-loss`,
+/// `memory://`, or Redis (`redis://`, `rediss://`, `redis+cluster://`, `rediss+cluster://`),
+/// which must answer within its timeout.
+pub(crate) async fn open(url: &str) -> anyhow::Result<AnyStore> {
     if let Some(rest) = url.strip_prefix("sqlite://") {
         let (path, durability) = match rest.split_once('?') {
             None => (rest, Durability::Full),
@@ -53,7 +68,14 @@ pub(crate) fn open(url: &str) -> anyhow::Result<AnyStore> {
     if url == "memory://" {
         return Ok(AnyStore::Memory(MemoryStore::new()));
     }
-    bail!("--store {url:?} is not a store URL this build knows (sqlite://PATH or memory://)")
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    if scheme.starts_with("redis") || scheme.starts_with("valkey") {
+        let store = RedisStore::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("--store: {e}"))?;
+        return Ok(AnyStore::Redis(store));
+    }
+    bail!("--store: not a store URL this build knows; accepted forms: {FORMS}")
 }
 
 macro_rules! delegate {
@@ -61,6 +83,7 @@ macro_rules! delegate {
         match $self {
             AnyStore::Memory($s) => $call.await,
             AnyStore::Sqlite($s) => $call.await,
+            AnyStore::Redis($s) => $call.await,
         }
     };
 }
@@ -114,12 +137,14 @@ impl Store for AnyStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn store_urls() {
-        assert!(matches!(open("memory://"), Ok(AnyStore::Memory(_))));
+    #[tokio::test]
+    async fn store_urls() {
+        assert!(matches!(open("memory://").await, Ok(AnyStore::Memory(_))));
         for bad in [
             "",
-            "redis://x",
+            "redis://",
+            "redis://x?ttl=1",
+            "rediss://x#insecure",
             "sqlite://",
             "memory",
             "postgres://",
@@ -127,6 +152,7 @@ mod tests {
             "sqlite://?durability=relaxed-loses-recent-writes-on-power-loss",
         ] {
             let err = open(bad)
+                .await
                 .err()
                 .map(|e| format!("{e:#}"))
                 .unwrap_or_default();
@@ -135,16 +161,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tessera-url-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.db");
-        let durable = open(&format!("sqlite://{}", path.display())).unwrap();
+        let durable = open(&format!("sqlite://{}", path.display())).await.unwrap();
         assert!(matches!(&durable, AnyStore::Sqlite(s) if s.durability() == Durability::Full));
         let relaxed = open(&format!(
             "sqlite://{}?{RELAXED}",
             dir.join("r.db").display()
         ))
+        .await
         .unwrap();
         assert!(matches!(&relaxed, AnyStore::Sqlite(s) if s.durability() != Durability::Full));
         assert!(relaxed.describe().contains("power loss"));
         let missing_dir = format!("sqlite://{}/no/such/dir/s.db", dir.display());
-        assert!(open(&missing_dir).is_err());
+        assert!(open(&missing_dir).await.is_err());
     }
 }

@@ -1,0 +1,214 @@
+//! The store URL: where Redis is, whether it is a Cluster, and the key prefix.
+
+use std::time::Duration;
+
+/// The key prefix when the URL names none.
+pub const DEFAULT_PREFIX: &str = "tessera";
+
+/// How long one call to Redis may take when the URL names no `timeout_ms`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The forms a store URL may take, for error messages.
+pub const ACCEPTED: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), \
+redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,… or rediss+cluster://…, each with \
+optional ?prefix=NAME&timeout_ms=N";
+
+/// A store URL that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason} (accepted forms: {ACCEPTED})")]
+pub struct AddressError {
+    reason: String,
+}
+
+fn refuse<T>(reason: impl Into<String>) -> Result<T, AddressError> {
+    Err(AddressError {
+        reason: reason.into(),
+    })
+}
+
+/// A parsed store URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Address {
+    /// Connection URLs for redis-rs: one, or the Cluster's seed nodes.
+    pub(crate) nodes: Vec<String>,
+    /// Whether the nodes are a Redis Cluster.
+    pub(crate) cluster: bool,
+    /// Whether the connection uses TLS.
+    pub(crate) tls: bool,
+    /// Prefix of every key this store writes.
+    pub(crate) prefix: String,
+    /// The bound on each call.
+    pub(crate) timeout: Duration,
+}
+
+impl std::fmt::Debug for Address {
+    // The URL may carry a password: show where, never the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Address")
+            .field("cluster", &self.cluster)
+            .field("tls", &self.tls)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Address {
+    /// Parses a store URL (see [`ACCEPTED`]).
+    pub fn parse(url: &str) -> Result<Self, AddressError> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some(split) => split,
+            None => return refuse("the URL has no scheme"),
+        };
+        let (cluster, tls) = match scheme {
+            "redis" | "valkey" => (false, false),
+            "rediss" | "valkeys" => (false, true),
+            "redis+cluster" | "valkey+cluster" => (true, false),
+            "rediss+cluster" | "valkeys+cluster" => (true, true),
+            other => return refuse(format!("unknown scheme {other:?}")),
+        };
+        if rest.contains('#') {
+            return refuse(
+                "the URL has a fragment; `#insecure` (TLS without certificate checks) is not supported",
+            );
+        }
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut prefix = DEFAULT_PREFIX.to_owned();
+        let mut timeout = DEFAULT_TIMEOUT;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("prefix", value)) => {
+                    if value.is_empty()
+                        || value.len() > 64
+                        || !value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+                    {
+                        return refuse(
+                            "prefix must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-', '.', ':'",
+                        );
+                    }
+                    value.clone_into(&mut prefix);
+                }
+                Some(("timeout_ms", value)) => match value.parse::<u64>() {
+                    Ok(ms @ 10..=60_000) => timeout = Duration::from_millis(ms),
+                    _ => return refuse("timeout_ms must be a whole number from 10 to 60000"),
+                },
+                _ => return refuse(format!("unknown option {pair:?}")),
+            }
+        }
+        let (credentials, hosts) = match rest.rsplit_once('@') {
+            Some((credentials, hosts)) => (Some(credentials), hosts),
+            None => (None, rest),
+        };
+        let (hosts, database) = match hosts.split_once('/') {
+            Some((hosts, db)) if !db.is_empty() => (hosts, Some(db)),
+            Some((hosts, _)) => (hosts, None),
+            None => (hosts, None),
+        };
+        if let Some(db) = database {
+            if cluster {
+                return refuse("a Redis Cluster has only database 0; drop the /DB part");
+            }
+            if db.parse::<u16>().is_err() {
+                return refuse(format!("the database {db:?} is not a number"));
+            }
+        }
+        let hosts: Vec<&str> = hosts.split(',').collect();
+        if hosts.iter().any(|h| h.is_empty()) {
+            return refuse("the URL names no host");
+        }
+        if !cluster && hosts.len() > 1 {
+            return refuse("several hosts need the redis+cluster:// scheme");
+        }
+        let node_scheme = if tls { "rediss" } else { "redis" };
+        let nodes = hosts
+            .iter()
+            .map(|host| {
+                let mut node = format!("{node_scheme}://");
+                if let Some(c) = credentials {
+                    node.push_str(c);
+                    node.push('@');
+                }
+                node.push_str(host);
+                if let Some(db) = database {
+                    node.push('/');
+                    node.push_str(db);
+                }
+                node
+            })
+            .collect();
+        Ok(Self {
+            nodes,
+            cluster,
+            tls,
+            prefix,
+            timeout,
+        })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The same address with another key prefix (tests give each store its own).
+    pub fn with_prefix(mut self, prefix: &str) -> Result<Self, AddressError> {
+        Self::parse(&format!("redis://h?prefix={prefix}"))?;
+        prefix.clone_into(&mut self.prefix);
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_forms() {
+        let a = Address::parse("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(a.nodes, ["redis://127.0.0.1:6379"]);
+        assert!(!a.cluster && !a.tls);
+        assert_eq!(a.prefix, DEFAULT_PREFIX);
+        assert_eq!(a.timeout, DEFAULT_TIMEOUT);
+        let a = Address::parse("rediss://u:p%40ss@cache.example:6380/3?prefix=app1&timeout_ms=500")
+            .unwrap();
+        assert_eq!(a.nodes, ["rediss://u:p%40ss@cache.example:6380/3"]);
+        assert!(a.tls);
+        assert_eq!(a.prefix, "app1");
+        assert_eq!(a.timeout, Duration::from_millis(500));
+        let a = Address::parse("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001").unwrap();
+        assert!(a.cluster);
+        assert_eq!(
+            a.nodes,
+            ["redis://:pw@10.0.0.1:7000", "redis://:pw@10.0.0.2:7001"]
+        );
+        assert!(!format!("{a:?}").contains("pw"), "Debug shows no password");
+    }
+
+    #[test]
+    fn refused_forms_say_why() {
+        for (url, why) in [
+            ("127.0.0.1:6379", "no scheme"),
+            ("http://x", "unknown scheme"),
+            ("rediss://x#insecure", "insecure"),
+            ("redis://x?prefix=a{b}", "prefix"),
+            ("redis://x?prefix=", "prefix"),
+            ("redis://x?timeout_ms=0", "timeout_ms"),
+            ("redis://x?ttl=3", "unknown option"),
+            ("redis+cluster://a:1,b:2/1", "database 0"),
+            ("redis://x/abc", "not a number"),
+            ("redis://", "no host"),
+            ("redis://a:1,b:2", "redis+cluster"),
+        ] {
+            let err = Address::parse(url).unwrap_err().to_string();
+            assert!(err.contains(why), "{url}: {err}");
+            assert!(err.contains("redis+cluster://"), "{url}: names the forms");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The server-side scripts. Each runs atomically on keys of one hash slot: a session's own key,
+//! or a subject's epoch and index, never both. docs/architecture.md ("Redis") says why that is
+//! enough for every promise.
+//!
+//! A session key is a hash: `v` (version), `r` (the encoded record), `u` (the subject's tag, or
+//! empty). A revoked id leaves a tombstone instead: `dead` and `u`, no `r`, until the
+//! session's absolute deadline, so a login that registered before a revoke-all but had not yet
+//! written its record cannot write it after.
+
+use redis::Script;
+
+/// The current server time in milliseconds, as Lua code.
+macro_rules! server_now {
+    () => {
+        "local t = redis.call('TIME')\n\
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    };
+}
+
+/// Insert if absent. KEYS: session. ARGV: version, record, expire-at ms, subject tag.
+/// Returns 0 inserted, 1 collision, 2 revoked (a tombstone is there).
+const INSERT: &str = "
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HEXISTS', KEYS[1], 'dead') == 1 then return 2 end
+  return 1
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'r', ARGV[2], 'u', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 0
+";
+
+/// Registers a session with its subject, if the subject is still at the expected epoch.
+/// KEYS: epoch, index. ARGV: expected epoch ('' for none), session id, absolute deadline ms.
+/// Returns 1 registered, 0 revoked meanwhile.
+const REGISTER: &str = concat!(
+    "
+if ARGV[1] ~= '' then
+  local e = redis.call('GET', KEYS[1]) or '0'
+  if e ~= ARGV[1] then return 0 end
+end
+",
+    server_now!(),
+    "
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+"
+);
+
+/// Conditional update. KEYS: session. ARGV: expected version, new version, record, expire-at.
+/// Returns 0 written, 1 version mismatch, 2 missing.
+const UPDATE: &str = "
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 2 end
+if v ~= ARGV[1] then return 1 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 0
+";
+
+/// Delete one session. KEYS: session. Returns the subject tag (`false` if there was no record).
+const DELETE: &str = "
+if redis.call('HEXISTS', KEYS[1], 'r') == 0 then return false end
+local u = redis.call('HGET', KEYS[1], 'u')
+redis.call('DEL', KEYS[1])
+return u
+";
+
+/// First step of revoke-all: advance the epoch and list the subject's sessions.
+/// KEYS: epoch, index. Returns the index as id, absolute deadline, id, deadline, ...
+const REVOKE_BEGIN: &str = concat!(
+    "
+redis.call('INCR', KEYS[1])
+",
+    server_now!(),
+    "
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+return redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+"
+);
+
+/// Second step of revoke-all, per session: delete it and leave a tombstone.
+/// KEYS: session. ARGV: subject tag, tombstone until ms. Returns 1 if a record was deleted,
+/// 0 if none was there (tombstoned anyway), -1 if the key belongs to another subject.
+const REVOKE_ONE: &str = "
+local u = redis.call('HGET', KEYS[1], 'u')
+if u and u ~= ARGV[1] then return -1 end
+local existed = redis.call('HEXISTS', KEYS[1], 'r')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'dead', '1', 'u', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return existed
+";
+
+/// Signing keys, inserting the fresh one if there are none. KEYS: list. ARGV: fresh, kept.
+const SIGNING_KEYS: &str = "
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+return redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+";
+
+/// Makes a key the newest. KEYS: list. ARGV: fresh, kept.
+const ROTATE_SIGNING_KEY: &str = "
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1
+";
+
+/// The scripts, hashed once.
+pub(crate) struct Scripts {
+    pub(crate) insert: Script,
+    pub(crate) register: Script,
+    pub(crate) update: Script,
+    pub(crate) delete: Script,
+    pub(crate) revoke_begin: Script,
+    pub(crate) revoke_one: Script,
+    pub(crate) signing_keys: Script,
+    pub(crate) rotate_signing_key: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            insert: Script::new(INSERT),
+            register: Script::new(REGISTER),
+            update: Script::new(UPDATE),
+            delete: Script::new(DELETE),
+            revoke_begin: Script::new(REVOKE_BEGIN),
+            revoke_one: Script::new(REVOKE_ONE),
+            signing_keys: Script::new(SIGNING_KEYS),
+            rotate_signing_key: Script::new(ROTATE_SIGNING_KEY),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! What the Redis store promises beyond the conformance suite: one round trip per resolve,
+//! bounded subject indexes, revoke-all across Cluster slots, and failing closed through an
+//! outage it recovers from by itself. Tests that stop a server start their own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
+
+mod support;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_core::conformance::{sample_record, sign_in, LogCapture};
+use tessera_core::{Clock, Created, Engine, Store, SystemClock};
+use tessera_redis::RedisStore;
+
+/// A redis-server this test owns: started on a free loopback port, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("tessera-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is missing: run scripts/test.sh, which installs it");
+        let server = Self { child, port, dir };
+        for _ in 0..200 {
+            if let Ok(c) = redis::Client::open(server.url()) {
+                if let Ok(mut c) = c.get_connection() {
+                    if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                        return server;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server on port {port} did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn sync(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    let captured = LogCapture::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn a_resolve_with_no_renewal_due_is_one_round_trip() {
+    let server = Server::start(free_port());
+    let engine = Engine::new(RedisStore::connect(&server.url()).await.unwrap());
+    let issued = sign_in(&engine, "alice").await;
+    assert!(engine.resolve(&issued.token).await.unwrap().is_some());
+    let mut c = server.sync();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    assert!(engine.resolve(&issued.token).await.unwrap().is_some());
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    let processed: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // RESETSTAT itself is not counted; the resolve's HGET and this INFO are.
+    assert_eq!(processed, 2, "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subject_index_does_not_keep_10k_expired_sessions() {
+    let url = support::standalone_url();
+    let store = Arc::new(support::store_at(&url).await);
+    let now = SystemClock.now();
+    let mut creates = tokio::task::JoinSet::new();
+    for batch in 0..100 {
+        let store = Arc::clone(&store);
+        creates.spawn(async move {
+            for _ in 0..100 {
+                let (_, mut r) = sample_record(Some("bulk"), now);
+                r.idle_deadline = now.plus(Duration::from_millis(4000));
+                r.absolute_deadline = now.plus(Duration::from_millis(4000 + batch));
+                assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
+            }
+        });
+    }
+    while let Some(done) = creates.join_next().await {
+        done.unwrap();
+    }
+    let prefix = store.address().prefix().to_owned();
+    let index_size = |url: &str| {
+        let index: Vec<_> = support::dump(url, &prefix)
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(":i"))
+            .collect();
+        assert_eq!(index.len(), 1);
+        let mut c = redis::Client::open(url.to_owned())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("ZCARD")
+            .arg(&index[0].0)
+            .query::<u64>(&mut c)
+            .unwrap()
+    };
+    assert!(
+        SystemClock.now() < now.plus(Duration::from_millis(4000)),
+        "the 10k sessions were created before their deadline"
+    );
+    assert_eq!(index_size(&url), 10_000);
+    let past = now
+        .plus(Duration::from_millis(4300))
+        .since(SystemClock.now());
+    tokio::time::sleep(past).await;
+    // Redis has expired the records themselves; the next login of the subject drops the index
+    // members whose absolute deadline passed.
+    let (_, live) = sample_record(Some("bulk"), SystemClock.now());
+    assert_eq!(store.create(&live, None).await.unwrap(), Created::Inserted);
+    assert_eq!(index_size(&url), 1);
+    let sessions = support::dump(&url, &prefix)
+        .into_iter()
+        .filter(|(k, _)| k.contains(":s:"))
+        .count();
+    assert_eq!(sessions, 1, "expired session keys are gone");
+    assert_eq!(store.list_by_subject("bulk").await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_all_reaches_every_slot_of_a_cluster() {
+    let url = support::cluster_url();
+    let store = support::store_at(&url).await;
+    let now = SystemClock.now();
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        let (_, r) = sample_record(Some("carol"), now);
+        assert_eq!(store.create(&r, None).await.unwrap(), Created::Inserted);
+        ids.push(r.id);
+    }
+    // The sessions sit on every master: revoke-all cannot be a single-slot script.
+    let node = &support::nodes(&url)[0];
+    let mut c = redis::Client::open(format!("redis://{node}"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let prefix = store.address().prefix().to_owned();
+    let masters: HashSet<u16> = ids
+        .iter()
+        .map(|id| {
+            let key = format!("{prefix}:s:{{{}}}", id.to_hex());
+            let slot: u16 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query(&mut c)
+                .unwrap();
+            slot / 5462 // redis-cli splits 16384 slots into three near-equal ranges
+        })
+        .collect();
+    assert_eq!(masters.len(), 3, "24 random ids land on all three masters");
+    let deleted: HashSet<_> = store
+        .delete_by_subject("carol", None)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(deleted, ids.iter().copied().collect());
+    for id in &ids {
+        assert_eq!(store.load(id).await.unwrap(), None);
+    }
+    assert_eq!(store.subject_epoch("carol").await.unwrap(), 1);
+    assert!(store.list_by_subject("carol").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error_not_a_hang() {
+    let port = free_port(); // nothing listens there
+    let started = Instant::now();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}?timeout_ms=500"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("Redis"), "{err}");
+    let err = RedisStore::connect("redis://127.0.0.1:1,127.0.0.1:2")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("redis+cluster://"), "{err}");
+}
+
+#[tokio::test]
+async fn an_outage_fails_closed_is_logged_once_and_heals_by_itself() {
+    let (logs, _guard) = capture_logs();
+    let port = free_port();
+    let mut server = Server::start(port);
+    let store = RedisStore::connect(&format!("{}?timeout_ms=300", server.url()))
+        .await
+        .unwrap();
+    let engine = Engine::new(store);
+    let before = sign_in(&engine, "dave").await;
+    assert!(engine.resolve(&before.token).await.unwrap().is_some());
+
+    server.stop();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let resolved = engine.resolve(&before.token).await;
+        assert!(
+            !matches!(resolved, Ok(Some(_))),
+            "no session while the store is down"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "bounded by the timeout"
+        );
+    }
+    let ticket = engine.login_ticket("dave").await;
+    assert!(ticket.is_err(), "no login while the store is down");
+    let outage_lines = logs
+        .contents()
+        .matches("session store (Redis) unavailable")
+        .count();
+    assert_eq!(outage_lines, 1, "{}", logs.contents());
+
+    // The server comes back (empty: it keeps nothing on disk); the store reconnects by itself.
+    let _server = Server::start(port);
+    let mut after = None;
+    for _ in 0..100 {
+        if let Ok(ticket) = engine.login_ticket("dave").await {
+            after = Some(ticket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(after.is_some(), "the store answers again without a restart");
+    let again = sign_in(&engine, "dave").await;
+    assert!(engine.resolve(&again.token).await.unwrap().is_some());
+    assert_eq!(
+        logs.contents()
+            .matches("session store (Redis) answers again")
+            .count(),
+        1
+    );
+    assert!(
+        !logs.contents().contains(&again.token.expose()),
+        "no token in the logs"
+    );
+}
