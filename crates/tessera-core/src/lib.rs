@@ -40,6 +40,7 @@
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod encoding;
 mod error;
 pub mod event;
 pub mod keyring;
@@ -60,7 +61,7 @@ pub use lifecycle::{
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};
 pub use record::{ClientInfo, Record};
-pub use store::{Created, Store, StoreError, Updated};
+pub use store::{Created, OutageLog, Store, StoreError, Updated};
 pub use token::{SessionId, SessionRef, Token, TokenError};
 
 /// A shared store is a store: lets one store serve several engines (or a test keep a handle).

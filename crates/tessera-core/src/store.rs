@@ -46,6 +46,49 @@ impl StoreError {
     }
 }
 
+/// Logs a store outage once when it begins and once when it ends, not once per request: during
+/// an outage every request fails (closed), and a line per request would drown the log.
+#[derive(Debug)]
+pub struct OutageLog {
+    backend: &'static str,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl OutageLog {
+    /// A log for `backend` (its name in the log lines), starting healthy.
+    pub const fn new(backend: &'static str) -> Self {
+        Self {
+            backend,
+            down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Records a failed call; logs an error if it starts an outage. `error` must not carry
+    /// session data (backend errors name keys and hashes, never tokens).
+    pub fn failed(&self, operation: &str, error: &dyn std::fmt::Display) {
+        if !self.down.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::error!(
+                backend = self.backend,
+                operation,
+                %error,
+                "session store unavailable: requests are treated as signed out until it answers again"
+            );
+        }
+    }
+
+    /// Records a call that was answered; logs if it ends an outage.
+    pub fn answered(&self) {
+        if self.down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(backend = self.backend, "session store answers again");
+        }
+    }
+
+    /// Whether the last call failed.
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// What [`Store::create`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -71,8 +114,9 @@ pub enum Updated {
     Missing,
 }
 
-/// Where sessions live. Implemented by the memory store here and the SQLite store in
-/// `tessera-sqlite`; any backend that passes the conformance suite can be one.
+/// Where sessions live. Implemented by the memory store here and by `tessera-sqlite`,
+/// `tessera-redis` and `tessera-postgres`; any backend that passes the conformance suite can be
+/// one.
 ///
 /// Every store must pass the conformance suite (`tessera_core::conformance`, feature
 /// `conformance`). Stores never see a token, only [`SessionId`]s and verifier hashes.

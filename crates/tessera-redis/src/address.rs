@@ -11,7 +11,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The forms a store URL may take, for error messages.
 pub const ACCEPTED: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), \
 redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,… or rediss+cluster://…, each with \
-optional ?prefix=NAME&timeout_ms=N";
+optional ?prefix=NAME&timeout_ms=N&wait_replicas=N";
 
 /// A store URL that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,8 @@ pub struct Address {
     pub(crate) prefix: String,
     /// The bound on each call.
     pub(crate) timeout: Duration,
+    /// Replicas that must hold a revocation before it is acknowledged (`WAIT`).
+    pub(crate) wait_replicas: u8,
 }
 
 impl std::fmt::Debug for Address {
@@ -49,6 +51,7 @@ impl std::fmt::Debug for Address {
             .field("tls", &self.tls)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("wait_replicas", &self.wait_replicas)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +78,7 @@ impl Address {
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut prefix = DEFAULT_PREFIX.to_owned();
         let mut timeout = DEFAULT_TIMEOUT;
+        let mut wait_replicas = 0;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("prefix", value)) => {
@@ -93,6 +97,10 @@ impl Address {
                 Some(("timeout_ms", value)) => match value.parse::<u64>() {
                     Ok(ms @ 10..=60_000) => timeout = Duration::from_millis(ms),
                     _ => return refuse("timeout_ms must be a whole number from 10 to 60000"),
+                },
+                Some(("wait_replicas", value)) => match value.parse::<u8>() {
+                    Ok(n @ 0..=8) => wait_replicas = n,
+                    _ => return refuse("wait_replicas must be a whole number from 0 to 8"),
                 },
                 _ => return refuse(format!("unknown option {pair:?}")),
             }
@@ -144,6 +152,7 @@ impl Address {
             tls,
             prefix,
             timeout,
+            wait_replicas,
         })
     }
 
@@ -176,8 +185,11 @@ mod tests {
         assert!(!a.cluster && !a.tls);
         assert_eq!(a.prefix, DEFAULT_PREFIX);
         assert_eq!(a.timeout, DEFAULT_TIMEOUT);
-        let a = Address::parse("rediss://u:p%40ss@cache.example:6380/3?prefix=app1&timeout_ms=500")
-            .unwrap();
+        let a = Address::parse(
+            "rediss://u:p%40ss@cache.example:6380/3?prefix=app1&timeout_ms=500&wait_replicas=1",
+        )
+        .unwrap();
+        assert_eq!(a.wait_replicas, 1);
         assert_eq!(a.nodes, ["rediss://u:p%40ss@cache.example:6380/3"]);
         assert!(a.tls);
         assert_eq!(a.prefix, "app1");
@@ -200,6 +212,7 @@ mod tests {
             ("redis://x?prefix=a{b}", "prefix"),
             ("redis://x?prefix=", "prefix"),
             ("redis://x?timeout_ms=0", "timeout_ms"),
+            ("redis://x?wait_replicas=9", "wait_replicas"),
             ("redis://x?ttl=3", "unknown option"),
             ("redis+cluster://a:1,b:2/1", "database 0"),
             ("redis://x/abc", "not a number"),

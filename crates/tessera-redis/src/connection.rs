@@ -1,15 +1,15 @@
 //! One multiplexed connection to a Redis server or Cluster, with reconnection, a bound on every
 //! call, and one log line per outage.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, ScriptInvocation, Value};
-use tessera_core::StoreError;
+use tessera_core::{OutageLog, StoreError};
 
 use crate::address::Address;
 
@@ -116,37 +116,13 @@ pub(crate) async fn connect(address: &Address) -> Result<Link, ConnectError> {
     Ok(link)
 }
 
-/// Whether the store is in an outage, so that it is logged once when it starts and once when
-/// it ends, not once per request.
-#[derive(Debug, Default)]
-pub(crate) struct Health {
-    down: AtomicBool,
-}
-
-impl Health {
-    fn failed(&self, what: &str, error: &str) {
-        if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                operation = what,
-                error,
-                "session store (Redis) unavailable: requests are treated as signed out until it answers again"
-            );
-        }
-    }
-
-    fn answered(&self) {
-        if self.down.swap(false, Ordering::Relaxed) {
-            tracing::warn!("session store (Redis) answers again");
-        }
-    }
-}
-
 /// A link with its timeout and health: every call goes through [`Calls::run`].
 #[derive(Clone)]
 pub(crate) struct Calls {
     pub(crate) link: Link,
     pub(crate) timeout: Duration,
-    pub(crate) health: Arc<Health>,
+    pub(crate) health: Arc<OutageLog>,
+    pub(crate) wait_replicas: u8,
 }
 
 impl Calls {
@@ -176,6 +152,46 @@ impl Calls {
         )
     }
 
+    /// With `wait_replicas`, waits (`WAIT`) until that many replicas of `key`'s master hold
+    /// every write sent to it so far, so that a failover cannot undo an acknowledged
+    /// revocation; fewer within the timeout is an error.
+    pub(crate) async fn replicated(&self, key: &str) -> Result<(), StoreError> {
+        if self.wait_replicas == 0 {
+            return Ok(());
+        }
+        let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX) / 2;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(self.wait_replicas).arg(millis.max(1));
+        let reached: i64 = match &self.link {
+            Link::Single(_) => self.query("wait", &wait).await?,
+            Link::Cluster(c) => {
+                let route = Route::with_slot(Slot::for_key(key), SlotAddr::Master);
+                let routed = c
+                    .clone()
+                    .route_command(
+                        wait,
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                    )
+                    .await
+                    .and_then(|v| redis::from_redis_value(v).map_err(redis::RedisError::from));
+                self.settle(
+                    "wait",
+                    tokio::time::timeout(self.timeout, async { routed }).await,
+                )?
+            }
+        };
+        if reached < i64::from(self.wait_replicas) {
+            return Err(StoreError::Unavailable {
+                message: format!(
+                    "a revocation reached {reached} of the {} replicas required (wait_replicas)",
+                    self.wait_replicas
+                ),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
     fn settle<T>(
         &self,
         what: &'static str,
@@ -187,11 +203,11 @@ impl Calls {
                 Ok(value)
             }
             Ok(Err(e)) => {
-                self.health.failed(what, &e.to_string());
+                self.health.failed(what, &e);
                 Err(StoreError::unavailable(format!("redis {what} failed"), e))
             }
             Err(elapsed) => {
-                self.health.failed(what, "timed out");
+                self.health.failed(what, &"timed out");
                 Err(StoreError::unavailable(
                     format!("redis {what} took longer than {:?}", self.timeout),
                     elapsed,

@@ -47,7 +47,6 @@
 #![deny(missing_docs)]
 
 mod address;
-mod codec;
 mod connection;
 mod keys;
 mod scripts;
@@ -55,13 +54,14 @@ mod scripts;
 use std::sync::Arc;
 
 use redis::Value;
+use tessera_core::encoding;
 use tessera_core::keyring::{SigningKey, KEYS_KEPT};
 use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Updated};
 
 pub use address::{Address, AddressError, ACCEPTED, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use connection::ConnectError;
 
-use connection::{Calls, Health};
+use connection::Calls;
 use keys::Keys;
 use scripts::Scripts;
 
@@ -107,7 +107,8 @@ impl RedisStore {
             calls: Calls {
                 link,
                 timeout: address.timeout,
-                health: Arc::new(Health::default()),
+                health: Arc::new(tessera_core::OutageLog::new("Redis")),
+                wait_replicas: address.wait_replicas,
             },
             keys: Keys::new(&address.prefix),
             scripts: Arc::new(Scripts::new()),
@@ -137,6 +138,7 @@ impl RedisStore {
                     .arg(until),
             )
             .await?;
+        self.calls.replicated(&self.keys.session(&id)).await?;
         Ok((deleted == 1).then_some(id))
     }
 }
@@ -148,7 +150,7 @@ fn millis(t: Timestamp) -> i64 {
 
 impl Store for RedisStore {
     async fn create(&self, record: &Record, epoch: Option<u64>) -> Result<Created, StoreError> {
-        let blob = codec::encode(record)?;
+        let blob = encoding::encode(record)?;
         let tag = record
             .subject
             .as_deref()
@@ -209,11 +211,11 @@ impl Store for RedisStore {
                 redis::cmd("HGET").arg(self.keys.session(id)).arg("r"),
             )
             .await?;
-        blob.map(|b| codec::decode(id, &b)).transpose()
+        blob.map(|b| encoding::decode(id, &b)).transpose()
     }
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
-        let blob = codec::encode(record)?;
+        let blob = encoding::encode(record)?;
         let outcome: i64 = self
             .calls
             .run(
@@ -242,6 +244,7 @@ impl Store for RedisStore {
         let Some(tag) = tag else {
             return Ok(false);
         };
+        self.calls.replicated(&self.keys.session(id)).await?;
         if !tag.is_empty() {
             // Tidy the subject's index. Safe to skip on failure: the member goes when the
             // session's absolute deadline passes, and a deleted id is never inserted again.
@@ -301,6 +304,7 @@ impl Store for RedisStore {
                     .key(self.keys.index(&tag)),
             )
             .await?;
+        self.calls.replicated(&self.keys.epoch(&tag)).await?;
         let members = index_members(&listed)?;
         let mut kills = tokio::task::JoinSet::new();
         for (id, until) in members.into_iter().filter(|(id, _)| Some(id) != except) {

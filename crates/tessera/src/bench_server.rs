@@ -48,7 +48,7 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
-    /// Session store: sqlite://PATH, redis://…, redis+cluster://… or memory://
+    /// Session store: sqlite://PATH, redis://…, redis+cluster://…, postgres://… or memory://
     #[arg(long, default_value = "memory://")]
     store: String,
 }

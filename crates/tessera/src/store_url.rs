@@ -5,6 +5,7 @@ use tessera_core::keyring::SigningKey;
 use tessera_core::{
     Created, MemoryStore, Record, SessionId, Store, StoreError, Timestamp, Updated,
 };
+use tessera_postgres::PostgresStore;
 use tessera_redis::RedisStore;
 use tessera_sqlite::{Durability, SqliteStore};
 
@@ -16,6 +17,7 @@ pub(crate) enum AnyStore {
     Memory(MemoryStore),
     Sqlite(SqliteStore),
     Redis(RedisStore),
+    Postgres(PostgresStore),
 }
 
 impl AnyStore {
@@ -37,18 +39,23 @@ impl AnyStore {
                     a.prefix()
                 )
             }
+            Self::Postgres(s) => format!(
+                "PostgreSQL (schema {:?}{})",
+                s.address().schema(),
+                if s.address().tls() { ", TLS" } else { "" }
+            ),
         }
     }
 }
 
 /// The forms `--store` accepts, for the one-line error.
 const FORMS: &str = "sqlite://PATH, memory://, redis://HOST[:PORT][/DB], rediss://…, \
-redis+cluster://HOST:PORT,HOST:PORT,…";
+redis+cluster://HOST:PORT,HOST:PORT,…, postgres://[USER@]HOST[:PORT]/DATABASE";
 
 /// Opens the store a URL names: `sqlite://PATH` (durable: every acknowledged write is
 /// fsynced), `sqlite://PATH?durability=relaxed-loses-recent-writes-on-power-loss`,
-/// `memory://`, or Redis (`redis://`, `rediss://`, `redis+cluster://`, `rediss+cluster://`),
-/// which must answer within its timeout.
+/// `memory://`, Redis (`redis://`, `rediss://`, `redis+cluster://`, `rediss+cluster://`) or
+/// PostgreSQL (`postgres://`, `postgresql://`); a server must answer within its timeout.
 pub(crate) async fn open(url: &str) -> anyhow::Result<AnyStore> {
     if let Some(rest) = url.strip_prefix("sqlite://") {
         let (path, durability) = match rest.split_once('?') {
@@ -75,6 +82,12 @@ pub(crate) async fn open(url: &str) -> anyhow::Result<AnyStore> {
             .map_err(|e| anyhow::anyhow!("--store: {e}"))?;
         return Ok(AnyStore::Redis(store));
     }
+    if scheme == "postgres" || scheme == "postgresql" {
+        let store = PostgresStore::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("--store: {e}"))?;
+        return Ok(AnyStore::Postgres(store));
+    }
     bail!("--store: not a store URL this build knows; accepted forms: {FORMS}")
 }
 
@@ -84,6 +97,7 @@ macro_rules! delegate {
             AnyStore::Memory($s) => $call.await,
             AnyStore::Sqlite($s) => $call.await,
             AnyStore::Redis($s) => $call.await,
+            AnyStore::Postgres($s) => $call.await,
         }
     };
 }
@@ -148,6 +162,7 @@ mod tests {
             "sqlite://",
             "memory",
             "postgres://",
+            "postgres://db.example/x?sslmode=disable",
             "sqlite://x.db?durability=normal",
             "sqlite://?durability=relaxed-loses-recent-writes-on-power-loss",
         ] {

@@ -1,8 +1,8 @@
 //! Two `tessera demo` processes on one shared store, as a fleet behind a load balancer would
 //! run: a session made on one is served by the other, a rotation on one leaves the other
 //! working inside the grace window, and a logout or revoke on one is seen by the other on the
-//! very next request. Run on a standalone Redis and on a Redis Cluster (scripts/test.sh starts
-//! them and exports their URLs).
+//! very next request. Run on a standalone Redis, a Redis Cluster and PostgreSQL (scripts/test.sh
+//! starts them and exports their URLs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failed assertion
 
 mod support;
@@ -18,10 +18,14 @@ fn unique_prefix() -> String {
     format!("tessera-fleet-{hex}")
 }
 
-/// Two demos on the store at `url`, under one fresh key prefix.
+/// Two demos on the store at `url`, under one fresh key prefix (Redis) or schema (PostgreSQL).
 fn fleet(url: &str) -> (Server, Server) {
     let sep = if url.contains('?') { '&' } else { '?' };
-    let store = format!("{url}{sep}prefix={}", unique_prefix());
+    let store = if url.starts_with("postgres") {
+        format!("{url}{sep}schema={}", unique_prefix().replace('-', "_"))
+    } else {
+        format!("{url}{sep}prefix={}", unique_prefix())
+    };
     let a = Server::start(&["demo", "--store", &store]);
     let b = Server::start(&["demo", "--store", &store]);
     (a, b)
@@ -101,6 +105,13 @@ async fn one_redis_cluster_two_servers() {
     let url = std::env::var("TESSERA_TEST_REDIS_CLUSTER_URL").expect(
         "TESSERA_TEST_REDIS_CLUSTER_URL is not set: run scripts/test.sh, which starts a Redis Cluster",
     );
+    every_promise_holds_across_two_servers(&url).await;
+}
+
+#[tokio::test]
+async fn one_postgres_two_servers() {
+    let url = std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     every_promise_holds_across_two_servers(&url).await;
 }
 

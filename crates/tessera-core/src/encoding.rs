@@ -1,13 +1,15 @@
-//! A record as Redis keeps it: compact JSON, hashes in unpadded base64url, times in
-//! milliseconds. Nothing in it is a credential: the token is only ever a hash here.
+//! A record as bytes, for stores that keep it whole (Redis, PostgreSQL): compact JSON, hashes
+//! in unpadded base64url, times in milliseconds, with a format number so a future change is
+//! refused, never misread. Nothing in it is a credential: the token is only ever a hash here.
 
+use crate::clock::Timestamp;
+use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
+use crate::store::StoreError;
+use crate::token::{SessionId, VerifierHash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tessera_core::record::{Elevation, PreviousVerifier};
-use tessera_core::token::VerifierHash;
-use tessera_core::{ClientInfo, Record, SessionId, StoreError, Timestamp};
 
 /// The format version; a record of another version is refused as corrupt, never guessed at.
 const FORMAT: u8 = 1;
@@ -96,7 +98,7 @@ fn prev_in(p: Prev) -> Result<PreviousVerifier, StoreError> {
 }
 
 /// Encodes a record.
-pub(crate) fn encode(r: &Record) -> Result<Vec<u8>, StoreError> {
+pub fn encode(r: &Record) -> Result<Vec<u8>, StoreError> {
     let stored = Stored {
         f: FORMAT,
         id: hash(r.id.as_bytes()),
@@ -121,7 +123,7 @@ pub(crate) fn encode(r: &Record) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Decodes a record, and checks it is the one stored under `id`.
-pub(crate) fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
+pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
     let s: Stored = serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Corrupt(format!("a session record is not valid: {e}")))?;
     if s.f != FORMAT {
@@ -156,4 +158,47 @@ pub(crate) fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError>
             ip_prefix: s.ip,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Elevation;
+    use crate::token::Token;
+
+    #[test]
+    fn a_record_round_trips_and_a_stranger_is_refused() {
+        let token = Token::generate().unwrap();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let mut record = Record::new(&token, Some("alice"), now, now, now);
+        record.elevation = Some(Elevation {
+            level: 2,
+            until: now,
+        });
+        record.previous = Some(PreviousVerifier {
+            verifier: Token::generate().unwrap().verifier_hash(),
+            grace_until: now,
+            elevation: None,
+            auth_time: Some(now),
+        });
+        record
+            .data
+            .insert("k".into(), serde_json::json!([1, "two"]));
+        record.client.user_agent = Some("ua".into());
+        let bytes = encode(&record).unwrap();
+        assert_eq!(decode(&record.id, &bytes).unwrap(), record);
+        let other = Token::generate().unwrap().session_id();
+        assert!(matches!(
+            decode(&other, &bytes),
+            Err(StoreError::Corrupt(_))
+        ));
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains(&token.expose()), "no token in the encoding");
+        let future = text.replacen("\"f\":1", "\"f\":2", 1);
+        assert!(matches!(
+            decode(&record.id, future.as_bytes()),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(decode(&record.id, b"{").is_err());
+    }
 }
