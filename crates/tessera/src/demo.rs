@@ -175,7 +175,7 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Session store: sqlite://PATH, memory://, redis://HOST[:PORT][/DB], rediss://…,
+    /// Session store: sqlite://PATH, memory://, redis://HOST:PORT/DB, rediss://…,
     /// redis+cluster://HOST:PORT,… or postgres://USER@HOST/DB (SQLite is durable by default;
     /// append ?durability=relaxed-loses-recent-writes-on-power-loss to trade that for speed;
     /// Redis takes ?prefix=NAME and PostgreSQL ?schema=NAME to keep apps apart)

@@ -42,7 +42,11 @@ impl Server {
     /// Runs `tessera <args> --listen 127.0.0.1:PORT` in a fresh directory and waits until it
     /// accepts connections.
     pub(crate) fn start(args: &[&str]) -> Server {
-        let dir = temp_dir(args.first().copied().unwrap_or("server"));
+        Self::start_in(temp_dir(args.first().copied().unwrap_or("server")), args)
+    }
+
+    /// Like [`Server::start`], in `dir` (e.g. the directory of a server that crashed).
+    pub(crate) fn start_in(dir: PathBuf, args: &[&str]) -> Server {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -86,12 +90,21 @@ impl Server {
     pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and keeps its directory.
+    pub(crate) fn crash(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.dir)
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
