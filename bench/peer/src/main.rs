@@ -16,6 +16,10 @@
 //!   on a file database (`--db PATH`), WAL journal and `synchronous=NORMAL` (the same settings as
 //!   Tessera's SQLite store), default sqlx pool. (`tower-sessions-sqlx-store` 0.15 only implements
 //!   the store trait of tower-sessions 0.14.)
+//! * `ts-redis`: axum + tower-sessions 0.14 with `tower-sessions-redis-store` 0.16 (fred 10, a
+//!   pool of one multiplexed client) on the Redis at `--url`.
+//! * `ts-postgres`: axum + tower-sessions 0.14 with `tower-sessions-sqlx-store` 0.15
+//!   (`PostgresStore`, default sqlx pool) on the database at `--url`.
 //!
 //! The cookie is not `Secure`: the load generator talks plain HTTP on loopback.
 
@@ -43,6 +47,10 @@ enum Mode {
     TsMemory,
     /// tower-sessions with tower-sessions-sqlx-store (SQLite file).
     TsSqlite,
+    /// tower-sessions with tower-sessions-redis-store.
+    TsRedis,
+    /// tower-sessions with tower-sessions-sqlx-store (PostgreSQL).
+    TsPostgres,
 }
 
 /// Peer server for Tessera's side-by-side benchmark.
@@ -58,6 +66,9 @@ struct Args {
     /// SQLite database file (created if missing); required for `--mode ts-sqlite`.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Redis or PostgreSQL URL; required for `--mode ts-redis` and `--mode ts-postgres`.
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +179,25 @@ async fn sqlite_app(db: &std::path::Path) -> anyhow::Result<Router> {
     Ok(ts14::routes().layer(layer))
 }
 
+async fn redis_app(url: &str) -> anyhow::Result<Router> {
+    use tower_sessions_redis_store::fred::prelude::*;
+    use tower_sessions_redis_store::RedisStore;
+    let config = Config::from_url(url).context("parsing the Redis URL")?;
+    let pool = Pool::new(config, None, None, None, 1).context("creating the Redis pool")?;
+    pool.init().await.context("connecting to Redis")?;
+    let layer = tower_sessions_014::SessionManagerLayer::new(RedisStore::new(pool)).with_secure(false);
+    Ok(ts14::routes().layer(layer))
+}
+
+async fn postgres_app(url: &str) -> anyhow::Result<Router> {
+    use tower_sessions_sqlx_store::{sqlx::PgPool, PostgresStore};
+    let pool = PgPool::connect(url).await.context("connecting to PostgreSQL")?;
+    let store = PostgresStore::new(pool);
+    store.migrate().await.context("migrating the session table")?;
+    let layer = tower_sessions_014::SessionManagerLayer::new(store).with_secure(false);
+    Ok(ts14::routes().layer(layer))
+}
+
 fn memory_app() -> Router {
     let store = tower_sessions::MemoryStore::default();
     let layer = tower_sessions::SessionManagerLayer::new(store).with_secure(false);
@@ -185,6 +215,16 @@ async fn main() -> anyhow::Result<()> {
                 bail!("--mode ts-sqlite needs --db PATH");
             };
             sqlite_app(db).await?
+        }
+        Mode::TsRedis | Mode::TsPostgres => {
+            let Some(url) = args.url.as_deref() else {
+                bail!("--mode ts-redis and ts-postgres need --url URL");
+            };
+            if args.mode == Mode::TsRedis {
+                redis_app(url).await?
+            } else {
+                postgres_app(url).await?
+            }
         }
     };
     let listener = tokio::net::TcpListener::bind(args.listen)

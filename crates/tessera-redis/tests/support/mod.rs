@@ -96,6 +96,53 @@ pub fn dump(url: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The live keys matching `pattern` on the nodes of `url` (SCAN, then EXISTS in one pipeline so
+/// that keys past their expiry but not yet reclaimed do not count).
+pub fn keys(url: &str, pattern: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for node in nodes(url) {
+        let mut c = redis::Client::open(format!("redis://{node}"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut cursor = 0u64;
+        let mut scanned = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut c)
+                .unwrap();
+            scanned.extend(keys);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut pipe = redis::pipe();
+        for key in &scanned {
+            pipe.cmd("EXISTS").arg(key);
+        }
+        let exists: Vec<bool> = if scanned.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query(&mut c).unwrap()
+        };
+        found.extend(
+            scanned
+                .into_iter()
+                .zip(exists)
+                .filter_map(|(k, e)| e.then_some(k)),
+        );
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
 /// Every byte under `prefix`, key names included.
 pub fn persisted_bytes(url: &str, prefix: &str) -> Vec<u8> {
     dump(url, prefix)
