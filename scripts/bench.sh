@@ -26,6 +26,12 @@
 #   --no-build         do not run cargo build (use the binaries already in target/release)
 #   --write            write docs/benchmarks.md even if some target was skipped
 #   --no-write         never write docs/benchmarks.md (print the table only)
+#   --fleet            the shared-store targets instead (Redis, Redis Cluster, PostgreSQL; see
+#                      scripts/bench-fleet.sh, which runs three rounds and writes their medians)
+#   --seed-direct      Tessera targets sign their sessions in straight through the engine
+#                      (`bench-server --seed`), not over HTTP: the way to 1M sessions for scale
+#                      runs (RSS per session is not measured then)
+#   --results FILE     also copy the raw result rows to FILE
 #
 # A full run (all six targets measured) replaces the section of docs/benchmarks.md between
 # `<!-- bench:start -->` and `<!-- bench:end -->`; a partial run only prints, unless --write.
@@ -36,6 +42,9 @@ cd "$ROOT"
 INVOCATION="scripts/bench.sh${*:+ $*}"
 
 ALL_TARGETS=(axum-none ts-memory ts-sqlite tessera-memory tessera-sqlite tessera-sqlite-relaxed)
+# --fleet: the shared stores (scripts/services.sh starts a Redis Cluster and finds or starts Redis
+# and PostgreSQL). Each run starts from an empty prefix, schema or database.
+FLEET_TARGETS=(ts-redis tessera-redis tessera-redis-cluster ts-postgres tessera-postgres)
 ONLY=""
 DURATION=10
 CONNECTIONS=64
@@ -43,6 +52,9 @@ THREADS=2
 SESSIONS=10000
 BUILD=1
 WRITE=auto
+FLEET=0
+RESULTS_OUT=""
+SEED_DIRECT=0
 
 die() { echo "bench: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -56,6 +68,9 @@ while [[ $# -gt 0 ]]; do
         --no-build) BUILD=0; shift ;;
         --write) WRITE=yes; shift ;;
         --no-write) WRITE=no; shift ;;
+        --fleet) FLEET=1; shift ;;
+        --seed-direct) SEED_DIRECT=1; shift ;;
+        --results) RESULTS_OUT="${2:?--results needs a file}"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -67,6 +82,10 @@ done
 (( SESSIONS <= 1000000 )) || die "--sessions is capped at 1000000"
 
 TARGETS=()
+if (( FLEET )); then
+    ALL_TARGETS=("${FLEET_TARGETS[@]}")
+    WRITE=no # scripts/bench-fleet.sh writes the fleet section from three rounds
+fi
 if [[ -n "$ONLY" ]]; then
     IFS=',' read -r -a wanted <<<"$ONLY"
     for t in "${ALL_TARGETS[@]}"; do
@@ -113,6 +132,7 @@ run_child() { # outfile cmd...
 cleanup() {
     if [[ -n "$CHILD_PID" ]]; then kill "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
     stop_server
+    if (( FLEET )); then stop_services; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -139,6 +159,28 @@ if (( BUILD )); then
         fi
     fi
 fi
+
+# ---------------------------------------------------------------- servers for --fleet
+if (( FLEET )); then
+    # shellcheck source=scripts/services.sh
+    source "$ROOT/scripts/services.sh"
+    start_services || die "cannot start the fleet servers"
+    REDIS_HOSTPORT="${TESSERA_TEST_REDIS_URL#redis://}"
+    # tower-sessions' Redis store writes bare session ids: give it a database of its own.
+    TS_REDIS_URL="$TESSERA_TEST_REDIS_URL/7"
+    PG_URL="$TESSERA_TEST_POSTGRES_URL"
+fi
+# Empties what a fleet target will write, so every run starts from nothing.
+reset_store() { # target
+    case "$1" in
+        ts-redis) redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" -n 7 flushdb >/dev/null ;;
+        tessera-redis)
+            redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" --scan --pattern 'tessera-bench:*' |
+                xargs -r -n 1000 redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" del >/dev/null ;;
+        ts-postgres) psql "$PG_URL" -X -q -c 'DROP SCHEMA IF EXISTS tower_sessions CASCADE' >/dev/null 2>&1 ;;
+        tessera-postgres) psql "$PG_URL" -X -q -c 'DROP SCHEMA IF EXISTS tessera_bench CASCADE' >/dev/null 2>&1 ;;
+    esac
+}
 
 # ---------------------------------------------------------------- tools
 if ! command -v wrk >/dev/null 2>&1; then
@@ -288,6 +330,32 @@ function request()
 end
 LUA
 
+# Bytes a session costs in a shared store, right after the sessions were created: Redis
+# `MEMORY USAGE` of a sample of keys (sessions and, for Tessera, the subject indexes and epochs:
+# every key the target wrote, scaled), PostgreSQL table + index size over the row count.
+store_bytes() { # target
+    local rc=(redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}")
+    case "$1" in
+        ts-redis|tessera-redis)
+            local db=0 pattern='tessera-bench:*'
+            [[ "$1" == ts-redis ]] && { db=7; pattern='*'; }
+            "${rc[@]}" -n "$db" --scan --pattern "$pattern" >"$WORK/keys"
+            local n total
+            n=$(wc -l <"$WORK/keys")
+            (( n > 0 )) || return 1
+            total=$(shuf -n 500 "$WORK/keys" | while read -r k; do "${rc[@]}" -n "$db" memory usage "$k" samples 0; done |
+                awk '{s += $1; c++} END {printf "%.0f", (c ? s / c : 0)}')
+            echo $(( total * n / SESSIONS ))
+            ;;
+        ts-postgres|tessera-postgres)
+            local table=tower_sessions.session
+            [[ "$1" == tessera-postgres ]] && table=tessera_bench.sessions
+            psql "$PG_URL" -X -At -c "SELECT pg_total_relation_size('$table') / GREATEST(count(*), 1) FROM $table"
+            ;;
+        *) return 1 ;;
+    esac
+}
+
 # Runs wrk; prints "rps p99_us non2xx sockerr".
 run_wrk() { # port script
     local port="$1" script="$2" out="$WORK/wrk.out"
@@ -321,7 +389,19 @@ for target in "${TARGETS[@]}"; do
         tessera-memory) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store memory:// --listen "$addr") ;;
         tessera-sqlite) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "sqlite://$WORK/tessera.db" --listen "$addr") ;;
         tessera-sqlite-relaxed) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "sqlite://$WORK/tessera-relaxed.db?durability=relaxed-loses-recent-writes-on-power-loss" --listen "$addr") ;;
+        ts-redis)       cookie=id;            cmd=("$PEER_BIN" --mode ts-redis --listen "$addr" --url "$TS_REDIS_URL") ;;
+        ts-postgres)    cookie=id;            cmd=("$PEER_BIN" --mode ts-postgres --listen "$addr" --url "$PG_URL") ;;
+        tessera-redis)  cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$TESSERA_TEST_REDIS_URL?prefix=tessera-bench" --listen "$addr") ;;
+        tessera-redis-cluster) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$TESSERA_TEST_REDIS_CLUSTER_URL?prefix=tessera-bench" --listen "$addr") ;;
+        tessera-postgres) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$PG_URL?schema=tessera_bench" --listen "$addr") ;;
     esac
+    reset_store "$target"
+    cookies="$WORK/$target.cookies"
+    seeded=0
+    if (( SEED_DIRECT )) && [[ "$target" == tessera-* ]]; then
+        cmd+=(--seed "$SESSIONS" --seed-cookies "$cookies")
+        seeded=1
+    fi
     bin="${cmd[0]}"
     if [[ "$target" == tessera-* ]]; then
         if (( ! TESSERA_BUILD_OK )); then record_skip "$target" "tessera did not build"; continue; fi
@@ -336,7 +416,9 @@ for target in "${TARGETS[@]}"; do
     "${cmd[@]}" >"$WORK/$target.log" 2>&1 &
     SERVER_PID=$!
     ready=0
-    for _ in $(seq 100); do
+    tries=100
+    (( seeded )) && tries=36000 # seeding a million sessions takes minutes
+    for _ in $(seq "$tries"); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$addr/me" || true)"
         if [[ "$code" == 401 ]]; then ready=1; break; fi
@@ -350,9 +432,10 @@ for target in "${TARGETS[@]}"; do
     fi
     echo "  server pid $SERVER_PID on $addr, cookie $cookie"
 
-    cookies="$WORK/$target.cookies"
     baseline=0; [[ "$target" == axum-none ]] && baseline=1
-    if ! run_child "$WORK/mk.out" timeout 300 python3 "$WORK/mksessions.py" \
+    if (( seeded )); then
+        echo "0 0 $(grep -o 'seeded [0-9]* sessions in [0-9.]*' "$WORK/$target.log" | awk '{print $5}')" >"$WORK/mk.out"
+    elif ! run_child "$WORK/mk.out" timeout 300 python3 "$WORK/mksessions.py" \
         "$port" "$SESSIONS" "$cookie" "$cookies" "$SERVER_PID" "$baseline"; then
         sed 's/^/    /' "$WORK/mk.out" >&2
         stop_server
@@ -361,6 +444,10 @@ for target in "${TARGETS[@]}"; do
     fi
     read -r rss_before rss_after mk_secs <"$WORK/mk.out"
     echo "  $SESSIONS sessions in ${mk_secs}s; RSS ${rss_before} kB -> ${rss_after} kB"
+    if (( FLEET )); then
+        store_bytes "$target" >"$WORK/$target.bytes" || echo "-" >"$WORK/$target.bytes"
+        echo "  bytes per session in the store: $(cat "$WORK/$target.bytes")"
+    fi
 
     echo "  wrk GET /me (random cookie of $SESSIONS)"
     export BENCH_COOKIE_FILE="$cookies"
@@ -404,7 +491,7 @@ def ratio(a, b, i):
 def fr(r):
     return "—" if r is None else f"{r:.2f}×"
 def per_session(t):
-    return (num(t, 9) - num(t, 8)) * 1024 / SESSIONS
+    return (num(t, 9) - num(t, 8)) * 1024 / SESSIONS  # 0 when not measured (--seed-direct)
 def ms(us):
     return f"{float(us) / 1000:.2f} ms"
 
@@ -423,8 +510,9 @@ for t in order:
     if f[1] != "ok":
         out.append(f"| {t} | skipped: {f[10]} | | | | | | |")
         continue
+    rss_cell = "—" if num(t, 9) == 0 else f"{per_session(t):,.0f} B"
     out.append(f"| {t} | {num(t,2):,.0f} | {ms(f[3])} | {fr(ratio(t,'axum-none',2))} | {num(t,5):,.0f} | {ms(f[6])} "
-               f"| {fr(ratio(t,'axum-none',5))} | {per_session(t):,.0f} B |")
+               f"| {fr(ratio(t,'axum-none',5))} | {rss_cell} |")
     if f[10]:
         notes.append(f"- {t}: {f[10].strip()}")
 out.append("")
@@ -465,6 +553,13 @@ PY
 
 echo
 cat "$REPORT"
+if [[ -n "$RESULTS_OUT" ]]; then
+    # The raw rows, and the store bytes per session of the fleet targets.
+    cp "$RESULTS" "$RESULTS_OUT"
+    for t in "${TARGETS[@]}"; do
+        [[ -f "$WORK/$t.bytes" ]] && printf '%s\t%s\n' "$t" "$(cat "$WORK/$t.bytes")" >>"$RESULTS_OUT.bytes"
+    done
+fi
 
 skipped="$(awk -F'\t' '$2 != "ok"' "$RESULTS" | wc -l)"
 all_targets=$(( ${#TARGETS[@]} == ${#ALL_TARGETS[@]} && skipped == 0 ))

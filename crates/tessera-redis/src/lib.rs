@@ -3,7 +3,8 @@
 //! Many app servers share one Redis and keep every promise of the engine: a revocation on one
 //! server is seen by the next request on any other, because there is no cache in between. Each
 //! atomic step is one Lua script on the keys of one hash slot ([`keys`](crate#key-layout)), so
-//! the same code runs on a single server and on a Cluster.
+//! the same code runs on a single server and on a Cluster; the one exception is a login on a
+//! single server, where one script checks the epoch, registers and inserts at once.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -156,6 +157,31 @@ impl Store for RedisStore {
             .as_deref()
             .map(Keys::subject_tag)
             .unwrap_or_default();
+        if record.subject.is_some() && !self.address.cluster {
+            let outcome: i64 = self
+                .calls
+                .run(
+                    "create",
+                    self.scripts
+                        .create_standalone
+                        .key(self.keys.epoch(&tag))
+                        .key(self.keys.index(&tag))
+                        .key(self.keys.session(&record.id))
+                        .arg(epoch.map(|e| e.to_string()).unwrap_or_default())
+                        .arg(record.id.to_hex())
+                        .arg(millis(record.absolute_deadline))
+                        .arg(record.version)
+                        .arg(blob)
+                        .arg(millis(record.expires_at()))
+                        .arg(&tag),
+                )
+                .await?;
+            return Ok(match outcome {
+                0 => Created::Inserted,
+                2 => Created::Revoked,
+                _ => Created::Collision,
+            });
+        }
         if record.subject.is_some() {
             let registered: i64 = self
                 .calls

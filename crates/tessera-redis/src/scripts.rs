@@ -49,6 +49,34 @@ return 1
 "
 );
 
+/// A login on a standalone server, where one script may touch the subject's keys and the
+/// session's together: the epoch check, the insert and the registration in one atomic step (one
+/// round trip instead of two). KEYS: epoch, index, session. ARGV: expected epoch ('' for none),
+/// session id, absolute deadline ms, version, record, expire-at ms, subject tag.
+/// Returns 0 inserted, 1 collision, 2 revoked.
+const CREATE_STANDALONE: &str = concat!(
+    "
+if ARGV[1] ~= '' then
+  local e = redis.call('GET', KEYS[1]) or '0'
+  if e ~= ARGV[1] then return 2 end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if redis.call('HEXISTS', KEYS[3], 'dead') == 1 then return 2 end
+  return 1
+end
+",
+    server_now!(),
+    "
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+redis.call('HSET', KEYS[3], 'v', ARGV[4], 'r', ARGV[5], 'u', ARGV[7])
+redis.call('PEXPIREAT', KEYS[3], ARGV[6])
+return 0
+"
+);
+
 /// Conditional update. KEYS: session. ARGV: expected version, new version, record, expire-at.
 /// Returns 0 written, 1 version mismatch, 2 missing.
 const UPDATE: &str = "
@@ -111,6 +139,7 @@ return 1
 pub(crate) struct Scripts {
     pub(crate) insert: Script,
     pub(crate) register: Script,
+    pub(crate) create_standalone: Script,
     pub(crate) update: Script,
     pub(crate) delete: Script,
     pub(crate) revoke_begin: Script,
@@ -124,6 +153,7 @@ impl Scripts {
         Self {
             insert: Script::new(INSERT),
             register: Script::new(REGISTER),
+            create_standalone: Script::new(CREATE_STANDALONE),
             update: Script::new(UPDATE),
             delete: Script::new(DELETE),
             revoke_begin: Script::new(REVOKE_BEGIN),
