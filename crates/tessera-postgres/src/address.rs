@@ -120,7 +120,9 @@ impl Address {
         if config.get_hosts().is_empty() {
             return refuse("the URL names no host");
         }
-        let loopback = config.get_hosts().iter().all(is_loopback);
+        // tokio-postgres dials `hostaddr` when given: both must be this machine to skip TLS.
+        let loopback = config.get_hosts().iter().all(is_loopback)
+            && config.get_hostaddrs().iter().all(|ip| ip.is_loopback());
         let explicit_tls = passed.iter().any(|p| p.starts_with("sslmode="));
         match (loopback, explicit_tls, config.get_ssl_mode()) {
             // A loopback server needs no TLS unless asked for.
@@ -139,6 +141,15 @@ impl Address {
         }
         config.connect_timeout(timeout);
         config.application_name("tessera");
+        // The server gives up too when the store does: no statement or lock wait outlives the
+        // timeout and holds a pooled connection for the next caller.
+        let ms = timeout.as_millis();
+        let limits = format!("-c statement_timeout={ms} -c lock_timeout={ms}");
+        let options = match config.get_options() {
+            Some(existing) if !existing.is_empty() => format!("{existing} {limits}"),
+            _ => limits,
+        };
+        config.options(&options);
         Ok(Self {
             config,
             schema,
@@ -184,6 +195,12 @@ mod tests {
         assert!(!format!("{a:?}").contains("s3cret"));
         let a = Address::parse("postgres://localhost/test?sslmode=require").unwrap();
         assert!(a.tls());
+        let a = Address::parse("postgres://localhost/test?hostaddr=203.0.113.5").unwrap();
+        assert!(a.tls(), "hostaddr decides where the connection goes");
+        assert!(a
+            .config
+            .get_options()
+            .is_some_and(|o| o.contains("statement_timeout=2000")));
     }
 
     #[test]
@@ -192,6 +209,10 @@ mod tests {
             ("mysql://x/y", "postgres://"),
             ("postgres://db.example/x?sslmode=disable", "needs TLS"),
             ("postgres://db.example/x?sslmode=prefer", "needs TLS"),
+            (
+                "postgres://localhost/x?hostaddr=203.0.113.5&sslmode=disable",
+                "needs TLS",
+            ),
             ("postgres://localhost/x?schema=Bad-Name", "schema"),
             ("postgres://localhost/x?schema=1abc", "schema"),
             ("postgres://localhost/x?pool_size=0", "pool_size"),

@@ -140,7 +140,12 @@ impl PostgresStore {
             .await
             .map_err(|_| OpenError::Connect(format!("no answer within {:?}", address.timeout)))?
             .map_err(|e| OpenError::Connect(e.to_string()))?;
-        schema::migrate(&mut client, &address.schema).await?;
+        tokio::time::timeout(
+            address.timeout.max(std::time::Duration::from_secs(30)),
+            schema::migrate(&mut client, &address.schema),
+        )
+        .await
+        .map_err(|_| OpenError::Connect("the schema migration did not finish in time".into()))??;
         drop(client);
         Ok(Self {
             sql: Arc::new(Sql::new(&address.schema)),
@@ -267,15 +272,20 @@ impl Store for PostgresStore {
         let id = record.id.as_bytes().as_slice();
         self.run("update", |c, sql| async move {
             let stmt = c.prepare_cached(&sql.update).await.map_err(db("update"))?;
-            let row = c
-                .query_one(&stmt, &[&id, &expected, &version, &expires, &blob])
+            let written = c
+                .execute(&stmt, &[&id, &expected, &version, &expires, &blob])
                 .await
                 .map_err(db("update"))?;
-            let (written, exists): (i64, bool) = (row.get(0), row.get(1));
-            Ok(match (written, exists) {
-                (1, _) => Updated::Written,
-                (_, true) => Updated::VersionMismatch,
-                _ => Updated::Missing,
+            if written == 1 {
+                return Ok(Updated::Written);
+            }
+            // A fresh statement, so a row deleted while the update waited reads as missing.
+            let exists = c.prepare_cached(&sql.exists).await.map_err(db("update"))?;
+            let found = c.query_opt(&exists, &[&id]).await.map_err(db("update"))?;
+            Ok(if found.is_some() {
+                Updated::VersionMismatch
+            } else {
+                Updated::Missing
             })
         })
         .await

@@ -66,6 +66,10 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Mig
         source,
     };
     let tx = client.transaction().await.map_err(sql)?;
+    // Migrations may wait for a peer's lock longer than a request would, but not forever.
+    tx.batch_execute("SET LOCAL lock_timeout = '30s'; SET LOCAL statement_timeout = '60s'")
+        .await
+        .map_err(sql)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(sql)?;

@@ -8,6 +8,7 @@ pub(crate) struct Sql {
     pub(crate) epoch: String,
     pub(crate) load: String,
     pub(crate) update: String,
+    pub(crate) exists: String,
     pub(crate) delete: String,
     pub(crate) list: String,
     pub(crate) advance_epoch: String,
@@ -46,13 +47,10 @@ impl Sql {
             epoch: format!("SELECT epoch FROM {s}.subject_epochs WHERE subject = $1"),
             load: format!("SELECT record FROM {s}.sessions WHERE id = $1"),
             update: format!(
-                "WITH u AS (
-                     UPDATE {s}.sessions SET version = $3, expires_at = $4, record = $5
-                     WHERE id = $1 AND version = $2
-                     RETURNING 1
-                 )
-                 SELECT (SELECT count(*) FROM u), EXISTS (SELECT 1 FROM {s}.sessions WHERE id = $1)"
+                "UPDATE {s}.sessions SET version = $3, expires_at = $4, record = $5
+                 WHERE id = $1 AND version = $2"
             ),
+            exists: format!("SELECT 1 FROM {s}.sessions WHERE id = $1"),
             delete: format!("DELETE FROM {s}.sessions WHERE id = $1"),
             list: format!("SELECT id, record FROM {s}.sessions WHERE subject = $1"),
             advance_epoch: format!(

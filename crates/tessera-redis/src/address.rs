@@ -11,7 +11,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The forms a store URL may take, for error messages.
 pub const ACCEPTED: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), \
 redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,… or rediss+cluster://…, each with \
-optional ?prefix=NAME&timeout_ms=N&wait_replicas=N";
+optional ?prefix=NAME&timeout_ms=N&wait_replicas=N; a host that is not loopback needs TLS \
+(rediss://) unless ?plaintext=accept-session-data-in-the-clear";
+
+/// The opt-in that lets session records cross a network in the clear.
+const PLAINTEXT: &str = "accept-session-data-in-the-clear";
+
+/// The opt-in that accepts a server that may evict keys.
+const EVICTION: &str = "accept-lost-revocations";
 
 /// A store URL that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +48,8 @@ pub struct Address {
     pub(crate) timeout: Duration,
     /// Replicas that must hold a revocation before it is acknowledged (`WAIT`).
     pub(crate) wait_replicas: u8,
+    /// Whether a server that may evict keys is accepted (`?eviction=accept-lost-revocations`).
+    pub(crate) allow_eviction: bool,
 }
 
 impl std::fmt::Debug for Address {
@@ -54,6 +63,22 @@ impl std::fmt::Debug for Address {
             .field("wait_replicas", &self.wait_replicas)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `host[:port]` names this machine.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // An IPv6 literal is bracketed; a bare one has colons of its own.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Address {
@@ -75,10 +100,17 @@ impl Address {
                 "the URL has a fragment; `#insecure` (TLS without certificate checks) is not supported",
             );
         }
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        // Credentials first: a `?` inside a password must not start the query.
+        let (credentials, rest) = match rest.rsplit_once('@') {
+            Some((credentials, rest)) => (Some(credentials), rest),
+            None => (None, rest),
+        };
+        let (hosts, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut prefix = DEFAULT_PREFIX.to_owned();
         let mut timeout = DEFAULT_TIMEOUT;
         let mut wait_replicas = 0;
+        let mut plaintext = false;
+        let mut allow_eviction = false;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("prefix", value)) => {
@@ -102,13 +134,16 @@ impl Address {
                     Ok(n @ 0..=8) => wait_replicas = n,
                     _ => return refuse("wait_replicas must be a whole number from 0 to 8"),
                 },
-                _ => return refuse(format!("unknown option {pair:?}")),
+                Some(("plaintext", PLAINTEXT)) => plaintext = true,
+                Some(("eviction", EVICTION)) => allow_eviction = true,
+                other => {
+                    // Name the option, never echo its value.
+                    let name = other.map_or(pair, |(name, _)| name);
+                    let name: String = name.chars().take(32).collect();
+                    return refuse(format!("unknown option or value for {name:?}"));
+                }
             }
         }
-        let (credentials, hosts) = match rest.rsplit_once('@') {
-            Some((credentials, hosts)) => (Some(credentials), hosts),
-            None => (None, rest),
-        };
         let (hosts, database) = match hosts.split_once('/') {
             Some((hosts, db)) if !db.is_empty() => (hosts, Some(db)),
             Some((hosts, _)) => (hosts, None),
@@ -125,6 +160,11 @@ impl Address {
         let hosts: Vec<&str> = hosts.split(',').collect();
         if hosts.iter().any(|h| h.is_empty()) {
             return refuse("the URL names no host");
+        }
+        if !tls && !plaintext && !hosts.iter().all(|h| is_loopback(h)) {
+            return refuse(format!(
+                "a host that is not loopback needs TLS (rediss://): session records would cross the network in the clear; add ?plaintext={PLAINTEXT} to accept that"
+            ));
         }
         if !cluster && hosts.len() > 1 {
             return refuse("several hosts need the redis+cluster:// scheme");
@@ -153,6 +193,7 @@ impl Address {
             prefix,
             timeout,
             wait_replicas,
+            allow_eviction,
         })
     }
 
@@ -168,7 +209,7 @@ impl Address {
 
     /// The same address with another key prefix (tests give each store its own).
     pub fn with_prefix(mut self, prefix: &str) -> Result<Self, AddressError> {
-        Self::parse(&format!("redis://h?prefix={prefix}"))?;
+        Self::parse(&format!("redis://localhost?prefix={prefix}"))?;
         prefix.clone_into(&mut self.prefix);
         Ok(self)
     }
@@ -194,13 +235,19 @@ mod tests {
         assert!(a.tls);
         assert_eq!(a.prefix, "app1");
         assert_eq!(a.timeout, Duration::from_millis(500));
-        let a = Address::parse("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001").unwrap();
+        let a = Address::parse(
+            "redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001?plaintext=accept-session-data-in-the-clear",
+        )
+        .unwrap();
         assert!(a.cluster);
         assert_eq!(
             a.nodes,
             ["redis://:pw@10.0.0.1:7000", "redis://:pw@10.0.0.2:7001"]
         );
         assert!(!format!("{a:?}").contains("pw"), "Debug shows no password");
+        assert!(!a.allow_eviction);
+        let a = Address::parse("redis://[::1]:6379?eviction=accept-lost-revocations").unwrap();
+        assert!(a.allow_eviction && !a.tls, "IPv6 loopback needs no TLS");
     }
 
     #[test]
@@ -209,19 +256,27 @@ mod tests {
             ("127.0.0.1:6379", "no scheme"),
             ("http://x", "unknown scheme"),
             ("rediss://x#insecure", "insecure"),
-            ("redis://x?prefix=a{b}", "prefix"),
-            ("redis://x?prefix=", "prefix"),
-            ("redis://x?timeout_ms=0", "timeout_ms"),
-            ("redis://x?wait_replicas=9", "wait_replicas"),
-            ("redis://x?ttl=3", "unknown option"),
+            ("redis://localhost?prefix=a{b}", "prefix"),
+            ("redis://localhost?prefix=", "prefix"),
+            ("redis://localhost?timeout_ms=0", "timeout_ms"),
+            ("redis://cache.example:6379", "needs TLS"),
+            ("redis://10.1.2.3", "needs TLS"),
+            ("redis://localhost?plaintext=yes", "unknown option"),
+            ("redis://u:pa?ss@localhost/x", "not a number"),
+            ("redis://localhost?wait_replicas=9", "wait_replicas"),
+            ("redis://localhost?ttl=3", "unknown option"),
             ("redis+cluster://a:1,b:2/1", "database 0"),
-            ("redis://x/abc", "not a number"),
+            ("redis://localhost/abc", "not a number"),
             ("redis://", "no host"),
-            ("redis://a:1,b:2", "redis+cluster"),
+            ("redis://127.0.0.1:1,127.0.0.2:2", "redis+cluster"),
         ] {
             let err = Address::parse(url).unwrap_err().to_string();
             assert!(err.contains(why), "{url}: {err}");
             assert!(err.contains("redis+cluster://"), "{url}: names the forms");
+            assert!(
+                !err.contains("pa?ss") && !err.contains("ss@"),
+                "{url}: no password: {err}"
+            );
         }
     }
 }

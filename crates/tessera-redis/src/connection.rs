@@ -7,7 +7,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr,
+};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, ScriptInvocation, Value};
 use tessera_core::{OutageLog, StoreError};
 
@@ -59,6 +61,56 @@ pub enum ConnectError {
     /// The server refused or the connection failed.
     #[error("cannot connect to Redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The server may evict keys under memory pressure.
+    #[error(
+        "Redis may evict keys when memory runs out (maxmemory-policy is {0}): an evicted subject \
+         index or epoch undoes a revoke-all. Set maxmemory-policy noeviction, or accept that risk \
+         explicitly with ?eviction=accept-lost-revocations"
+    )]
+    Evicts(String),
+}
+
+/// Every text in a reply (a Cluster answers a multi-node command with one reply per node).
+fn texts(value: Value, out: &mut Vec<String>) {
+    match value {
+        Value::BulkString(bytes) => out.push(String::from_utf8_lossy(&bytes).into_owned()),
+        Value::SimpleString(text) => out.push(text),
+        Value::VerbatimString { text, .. } => out.push(text),
+        Value::Array(items) | Value::Set(items) => items.into_iter().for_each(|v| texts(v, out)),
+        Value::Map(pairs) => pairs.into_iter().for_each(|(_, v)| texts(v, out)),
+        _ => {}
+    }
+}
+
+/// Refuses a server (every master of a Cluster) whose `maxmemory-policy` may evict keys.
+async fn check_no_eviction(link: &mut Link) -> Result<(), ConnectError> {
+    let mut info = redis::cmd("INFO");
+    info.arg("memory");
+    let reply = match link {
+        Link::Single(c) => info.query_async::<Value>(c).await?,
+        Link::Cluster(c) => {
+            c.route_command(
+                info,
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?
+        }
+    };
+    let mut replies = Vec::new();
+    texts(reply, &mut replies);
+    for reply in &replies {
+        let policy = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("maxmemory_policy:"))
+            .map_or("not reported", str::trim);
+        if policy != "noeviction" {
+            return Err(ConnectError::Evicts(policy.to_owned()));
+        }
+    }
+    if replies.is_empty() {
+        return Err(ConnectError::Evicts("not reported".into()));
+    }
+    Ok(())
 }
 
 /// Installs ring as rustls' provider unless the program chose one already.
@@ -113,6 +165,11 @@ pub(crate) async fn connect(address: &Address) -> Result<Link, ConnectError> {
     tokio::time::timeout(timeout, ping.query_async::<String>(&mut link))
         .await
         .map_err(|_| ConnectError::Timeout(timeout))??;
+    if !address.allow_eviction {
+        tokio::time::timeout(timeout, check_no_eviction(&mut link))
+            .await
+            .map_err(|_| ConnectError::Timeout(timeout))??;
+    }
     Ok(link)
 }
 

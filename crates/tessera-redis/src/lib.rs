@@ -144,6 +144,28 @@ impl RedisStore {
     }
 }
 
+/// A write id unique to this call in this process and, by its random base, across processes:
+/// how a re-sent update recognises itself.
+fn write_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = BASE.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without randomness, fall back to the clock and the pid: ids stay distinct enough for
+        // their one job (telling a client's retry from another caller's write).
+        if getrandom::fill(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            bytes = (nanos ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
+        }
+        u64::from_le_bytes(bytes)
+    });
+    format!("{base:x}.{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn millis(t: Timestamp) -> i64 {
     // PEXPIREAT needs a positive time; 1 ms after the epoch is long past, so the key goes at once.
     t.as_millis().max(1)
@@ -252,7 +274,8 @@ impl Store for RedisStore {
                     .arg(expected)
                     .arg(record.version)
                     .arg(blob)
-                    .arg(millis(record.expires_at())),
+                    .arg(millis(record.expires_at()))
+                    .arg(write_id()),
             )
             .await?;
         Ok(match outcome {
@@ -332,22 +355,33 @@ impl Store for RedisStore {
             .await?;
         self.calls.replicated(&self.keys.epoch(&tag)).await?;
         let members = index_members(&listed)?;
-        let mut kills = tokio::task::JoinSet::new();
-        for (id, until) in members.into_iter().filter(|(id, _)| Some(id) != except) {
-            let store = self.clone();
-            let tag = tag.clone();
-            kills.spawn(async move { store.revoke_one(id, &tag, until).await });
-        }
-        let mut deleted = Vec::new();
-        let mut failure = None;
-        while let Some(joined) = kills.join_next().await {
-            match joined {
-                Ok(Ok(Some(id))) => deleted.push(id),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => failure = Some(e),
-                Err(e) => failure = Some(StoreError::unavailable("redis revoke failed", e)),
+        // The fan-out runs as a task of its own: if the caller gives up (a cancelled request),
+        // the revocation still runs to the end instead of stopping half done.
+        let store = self.clone();
+        let fan_out_tag = tag.clone();
+        let except = except.copied();
+        let fan_out = tokio::spawn(async move {
+            let mut kills = tokio::task::JoinSet::new();
+            for (id, until) in members.into_iter().filter(|(id, _)| Some(*id) != except) {
+                let store = store.clone();
+                let tag = fan_out_tag.clone();
+                kills.spawn(async move { store.revoke_one(id, &tag, until).await });
             }
-        }
+            let mut deleted = Vec::new();
+            let mut failure = None;
+            while let Some(joined) = kills.join_next().await {
+                match joined {
+                    Ok(Ok(Some(id))) => deleted.push(id),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => failure = Some(e),
+                    Err(e) => failure = Some(StoreError::unavailable("redis revoke failed", e)),
+                }
+            }
+            (deleted, failure)
+        });
+        let (deleted, failure) = fan_out
+            .await
+            .map_err(|e| StoreError::unavailable("redis revoke failed", e))?;
         if let Some(e) = failure {
             // Not every session is known to be gone: the caller must not report success.
             return Err(e);

@@ -19,9 +19,14 @@ macro_rules! server_now {
 
 /// Insert if absent. KEYS: session. ARGV: version, record, expire-at ms, subject tag.
 /// Returns 0 inserted, 1 collision, 2 revoked (a tombstone is there).
+///
+/// Every script that writes is idempotent: the Cluster client re-sends a script whose reply was
+/// lost, and a second run must answer as the first did (here: the same record already there
+/// means it was this insert).
 const INSERT: &str = "
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HEXISTS', KEYS[1], 'dead') == 1 then return 2 end
+  if redis.call('HGET', KEYS[1], 'r') == ARGV[2] then return 0 end
   return 1
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'r', ARGV[2], 'u', ARGV[4])
@@ -62,6 +67,7 @@ if ARGV[1] ~= '' then
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   if redis.call('HEXISTS', KEYS[3], 'dead') == 1 then return 2 end
+  if redis.call('HGET', KEYS[3], 'r') == ARGV[5] then return 0 end
   return 1
 end
 ",
@@ -77,13 +83,16 @@ return 0
 "
 );
 
-/// Conditional update. KEYS: session. ARGV: expected version, new version, record, expire-at.
-/// Returns 0 written, 1 version mismatch, 2 missing.
+/// Conditional update. KEYS: session. ARGV: expected version, new version, record, expire-at,
+/// write id. Returns 0 written, 1 version mismatch, 2 missing. The write id (unique per call)
+/// is kept in `w`: a re-sent update that already landed answers written again, while another
+/// caller's identical write still loses.
 const UPDATE: &str = "
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 2 end
+if v == ARGV[2] and redis.call('HGET', KEYS[1], 'w') == ARGV[5] then return 0 end
 if v ~= ARGV[1] then return 1 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3], 'w', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 0
 ";
@@ -128,8 +137,10 @@ if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) e
 return redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 ";
 
-/// Makes a key the newest. KEYS: list. ARGV: fresh, kept.
+/// Makes a key the newest. KEYS: list. ARGV: fresh, kept. A re-sent rotation (the key is
+/// already the newest) changes nothing, so the key before it is kept.
 const ROTATE_SIGNING_KEY: &str = "
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then return 1 end
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 return 1

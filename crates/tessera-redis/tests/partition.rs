@@ -123,9 +123,13 @@ impl Drop for FarRedis {
 async fn a_partition_fails_closed_within_the_timeout_and_heals() {
     let far = FarRedis::start();
     let timeout = Duration::from_millis(500);
-    let store = RedisStore::connect(&format!("{}?timeout_ms=500", far.address))
-        .await
-        .unwrap();
+    // A veth address is not loopback: the test accepts plaintext by name, as a user would.
+    let store = RedisStore::connect(&format!(
+        "{}?timeout_ms=500&plaintext=accept-session-data-in-the-clear",
+        far.address
+    ))
+    .await
+    .unwrap();
     let engine = Engine::new(store);
     let issued = sign_in(&engine, "grace").await;
     assert!(engine.resolve(&issued.token).await.unwrap().is_some());

@@ -222,3 +222,33 @@ async fn an_outage_fails_closed_is_logged_once_and_heals_by_itself() {
         "no token in the logs"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_may_evict_keys_is_refused_unless_accepted_by_name() {
+    let server = Server::start_with(free_port(), &["--maxmemory-policy", "allkeys-lru"]);
+    let err = RedisStore::connect(&server.url())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("allkeys-lru") && err.contains("noeviction"),
+        "{err}"
+    );
+    let accepted = format!("{}?eviction=accept-lost-revocations", server.url());
+    assert!(RedisStore::connect(&accepted).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_rotation_sent_twice_keeps_the_key_before_it() {
+    // The Cluster client re-sends a script whose reply was lost: the second run must not push
+    // the new key again and drop the previous one (every token signed with it would fail).
+    let store = support::store_at(&support::standalone_url()).await;
+    let (first, second) = ([1u8; 32], [2u8; 32]);
+    assert_eq!(store.signing_keys("csrf", &first).await.unwrap(), [first]);
+    store.rotate_signing_key("csrf", &second).await.unwrap();
+    store.rotate_signing_key("csrf", &second).await.unwrap();
+    assert_eq!(
+        store.signing_keys("csrf", &[3u8; 32]).await.unwrap(),
+        [second, first]
+    );
+}
