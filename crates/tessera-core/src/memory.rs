@@ -120,6 +120,9 @@ fn index(map: &mut SubjectMap, subject: &str, id: SessionId) {
 pub struct MemoryStore {
     capacity: usize,
     len: AtomicUsize,
+    /// When a full store last scanned for expired records (ms): at most one scan a second, so
+    /// a flood of logins into a full store costs one O(n) scan, not one per login.
+    last_full_scan: std::sync::atomic::AtomicI64,
     records: Vec<RwLock<IdMap<Box<Record>>>>,
     subjects: Vec<Mutex<SubjectMap>>,
     subject_hasher: std::hash::RandomState,
@@ -150,6 +153,7 @@ impl MemoryStore {
         Self {
             capacity,
             len: AtomicUsize::new(0),
+            last_full_scan: std::sync::atomic::AtomicI64::new(i64::MIN),
             records: (0..SHARDS).map(|_| RwLock::default()).collect(),
             subjects: (0..SHARDS).map(|_| Mutex::default()).collect(),
             subject_hasher: std::hash::RandomState::new(),
@@ -252,7 +256,16 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn create(&self, record: &Record, epoch: Option<u64>) -> Result<Created, StoreError> {
         if self.len() >= self.capacity {
-            self.purge(record.created_at, usize::MAX)?;
+            let now = record.created_at.as_millis();
+            let last = self.last_full_scan.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 1000
+                && self
+                    .last_full_scan
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.purge(record.created_at, usize::MAX)?;
+            }
             if self.len() >= self.capacity {
                 return Err(StoreError::Full {
                     capacity: self.capacity,
