@@ -750,6 +750,18 @@ impl<S: Store> Store for Faulty<S> {
 pub struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogCapture {
+    /// Captures every event (all levels, no colour) of this thread until the guard drops.
+    pub fn install() -> (Self, tracing::subscriber::DefaultGuard) {
+        let captured = Self::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
     pub fn contents(&self) -> String {
         let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()

@@ -669,14 +669,7 @@ type Captured = tessera_core::conformance::LogCapture;
 
 #[tokio::test]
 async fn no_token_reaches_logs_events_or_errors() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::install();
 
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::default());

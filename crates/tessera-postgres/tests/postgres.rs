@@ -12,17 +12,6 @@ use tessera_core::conformance::{sample_record, sign_in, LogCapture};
 use tessera_core::{Clock, Created, Engine, Store, SystemClock};
 use tessera_postgres::{Address, PostgresStore};
 
-fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
-    let captured = LogCapture::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_purge_skips_a_row_a_request_holds_and_never_waits_for_it() {
     let store = support::store().await;
@@ -99,7 +88,7 @@ async fn the_purge_skips_a_row_a_request_holds_and_never_waits_for_it() {
 
 #[tokio::test]
 async fn terminated_connections_fail_closed_are_logged_once_and_heal() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = LogCapture::install();
     let address = Address::parse(&format!("{}?timeout_ms=1000", support::url()))
         .unwrap()
         .with_schema(&support::unique_schema())

@@ -15,17 +15,6 @@ use tessera_core::conformance::{sample_record, sign_in, LogCapture};
 use tessera_core::{Clock, Created, Engine, Store, SystemClock};
 use tessera_redis::RedisStore;
 
-fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
-    let captured = LogCapture::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test]
 async fn a_resolve_with_no_renewal_due_is_one_round_trip() {
     let server = Server::start(free_port());
@@ -170,7 +159,7 @@ async fn an_unreachable_server_is_a_clear_error_not_a_hang() {
 
 #[tokio::test]
 async fn an_outage_fails_closed_is_logged_once_and_heals_by_itself() {
-    let (logs, _guard) = capture_logs();
+    let (logs, _guard) = LogCapture::install();
     let port = free_port();
     let mut server = Server::start(port);
     let store = RedisStore::connect(&format!("{}?timeout_ms=300", server.url()))

@@ -355,14 +355,7 @@ type Captured = tessera_core::conformance::LogCapture;
 
 #[tokio::test]
 async fn no_token_in_logs_or_debug_output_of_the_layer() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::install();
     let store = Arc::new(Observed::default());
     let app = app(Arc::clone(&store));
     let mut tokens = Vec::new();
