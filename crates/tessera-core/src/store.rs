@@ -78,7 +78,10 @@ impl OutageLog {
 
     /// Records a call that was answered; logs if it ends an outage.
     pub fn answered(&self) {
-        if self.down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        // A load first: on the hot path (no outage) this stays a shared read of the cache line.
+        if self.down.load(std::sync::atomic::Ordering::Relaxed)
+            && self.down.swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
             tracing::warn!(backend = self.backend, "session store answers again");
         }
     }

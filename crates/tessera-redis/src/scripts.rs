@@ -17,41 +17,112 @@ macro_rules! server_now {
     };
 }
 
+/// Returns `$revoked` unless the subject is still at the expected epoch ('' asks nothing).
+macro_rules! epoch_guard {
+    ($epoch:literal, $expected:literal, $revoked:literal) => {
+        concat!(
+            "if ",
+            $expected,
+            " ~= '' then\n",
+            "  local e = redis.call('GET', ",
+            $epoch,
+            ") or '0'\n",
+            "  if e ~= ",
+            $expected,
+            " then return ",
+            $revoked,
+            " end\n",
+            "end\n"
+        )
+    };
+}
+
+/// Returns early when the session key exists: 2 for a tombstone, 0 when this very record is
+/// there (the script was re-sent: every writing script is idempotent, since the Cluster client
+/// re-sends a script whose reply was lost), 1 for another record (collision).
+macro_rules! insert_guard {
+    ($key:literal, $record:literal) => {
+        concat!(
+            "if redis.call('EXISTS', ",
+            $key,
+            ") == 1 then\n",
+            "  if redis.call('HEXISTS', ",
+            $key,
+            ", 'dead') == 1 then return 2 end\n",
+            "  if redis.call('HGET', ",
+            $key,
+            ", 'r') == ",
+            $record,
+            " then return 0 end\n",
+            "  return 1\n",
+            "end\n"
+        )
+    };
+}
+
+/// Writes a new session key and its expiry.
+macro_rules! insert_write {
+    ($key:literal, $version:literal, $record:literal, $tag:literal, $expire:literal) => {
+        concat!(
+            "redis.call('HSET', ",
+            $key,
+            ", 'v', ",
+            $version,
+            ", 'r', ",
+            $record,
+            ", 'u', ",
+            $tag,
+            ")\n",
+            "redis.call('PEXPIREAT', ",
+            $key,
+            ", ",
+            $expire,
+            ")\n"
+        )
+    };
+}
+
+/// Adds a session to its subject's index, dropping members past their absolute deadline and
+/// keeping the index alive as long as its last member.
+macro_rules! index_add {
+    ($index:literal, $id:literal, $deadline:literal) => {
+        concat!(
+            server_now!(),
+            "redis.call('ZREMRANGEBYSCORE', ",
+            $index,
+            ", '-inf', now)\n",
+            "redis.call('ZADD', ",
+            $index,
+            ", ",
+            $deadline,
+            ", ",
+            $id,
+            ")\n",
+            "local last = redis.call('ZRANGE', ",
+            $index,
+            ", -1, -1, 'WITHSCORES')\n",
+            "redis.call('PEXPIREAT', ",
+            $index,
+            ", last[2])\n"
+        )
+    };
+}
+
 /// Insert if absent. KEYS: session. ARGV: version, record, expire-at ms, subject tag.
 /// Returns 0 inserted, 1 collision, 2 revoked (a tombstone is there).
-///
-/// Every script that writes is idempotent: the Cluster client re-sends a script whose reply was
-/// lost, and a second run must answer as the first did (here: the same record already there
-/// means it was this insert).
-const INSERT: &str = "
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HEXISTS', KEYS[1], 'dead') == 1 then return 2 end
-  if redis.call('HGET', KEYS[1], 'r') == ARGV[2] then return 0 end
-  return 1
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'r', ARGV[2], 'u', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return 0
-";
+const INSERT: &str = concat!(
+    insert_guard!("KEYS[1]", "ARGV[2]"),
+    insert_write!("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[4]", "ARGV[3]"),
+    "return 0\n"
+);
 
 /// Registers a session with its subject, if the subject is still at the expected epoch.
 /// KEYS: epoch, index. ARGV: expected epoch ('' for none), session id, absolute deadline ms.
 /// Returns 1 registered, 0 revoked meanwhile.
 const REGISTER: &str = concat!(
-    "
-if ARGV[1] ~= '' then
-  local e = redis.call('GET', KEYS[1]) or '0'
-  if e ~= ARGV[1] then return 0 end
-end
-",
-    server_now!(),
-    "
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
-return 1
-"
+    epoch_guard!("KEYS[1]", "ARGV[1]", "0"),
+    index_add!("KEYS[2]", "ARGV[2]", "ARGV[3]"),
+    "return 1\n"
 );
 
 /// A login on a standalone server, where one script may touch the subject's keys and the
@@ -60,27 +131,11 @@ return 1
 /// session id, absolute deadline ms, version, record, expire-at ms, subject tag.
 /// Returns 0 inserted, 1 collision, 2 revoked.
 const CREATE_STANDALONE: &str = concat!(
-    "
-if ARGV[1] ~= '' then
-  local e = redis.call('GET', KEYS[1]) or '0'
-  if e ~= ARGV[1] then return 2 end
-end
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  if redis.call('HEXISTS', KEYS[3], 'dead') == 1 then return 2 end
-  if redis.call('HGET', KEYS[3], 'r') == ARGV[5] then return 0 end
-  return 1
-end
-",
-    server_now!(),
-    "
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
-redis.call('HSET', KEYS[3], 'v', ARGV[4], 'r', ARGV[5], 'u', ARGV[7])
-redis.call('PEXPIREAT', KEYS[3], ARGV[6])
-return 0
-"
+    epoch_guard!("KEYS[1]", "ARGV[1]", "2"),
+    insert_guard!("KEYS[3]", "ARGV[5]"),
+    index_add!("KEYS[2]", "ARGV[2]", "ARGV[3]"),
+    insert_write!("KEYS[3]", "ARGV[4]", "ARGV[5]", "ARGV[7]", "ARGV[6]"),
+    "return 0\n"
 );
 
 /// Conditional update. KEYS: session. ARGV: expected version, new version, record, expire-at,
