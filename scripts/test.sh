@@ -12,6 +12,10 @@ bash scripts/ensure-browser.sh
 step "peer apps for the inspector tests (Flask, express-session)"
 bash scripts/ensure-peers.sh
 
+step "nginx and schemathesis for the serve tests"
+eval "$(bash scripts/ensure-serve-tools.sh)"
+export TESSERA_NGINX TESSERA_SCHEMATHESIS
+
 step "servers for the fleet-store tests (Redis, a Redis Cluster)"
 source scripts/services.sh
 trap stop_services EXIT

@@ -35,10 +35,38 @@ impl Timestamp {
         )
     }
 
+    /// RFC 3339 in UTC with milliseconds (`2026-11-29T16:22:52.123Z`), for APIs and pages;
+    /// written here so no date crate is needed for one format.
+    pub fn rfc3339(self) -> String {
+        let secs = self.as_secs();
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            self.0.rem_euclid(1000)
+        )
+    }
+
     /// The time from `earlier` to `self`, zero if `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
     }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// A source of the current time.
@@ -87,5 +115,28 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_in_utc_with_millis() {
+        assert_eq!(
+            Timestamp::from_millis(0).rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        // A leap day, the last millisecond of it.
+        assert_eq!(
+            Timestamp::from_millis(1_709_251_199_999).rfc3339(),
+            "2024-02-29T23:59:59.999Z"
+        );
+        // Before the epoch the fields still count forwards.
+        assert_eq!(
+            Timestamp::from_millis(-1).rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
     }
 }

@@ -29,6 +29,9 @@ pub enum Error {
     /// The subject is empty, too long or contains control characters.
     #[error("invalid subject: {0}")]
     InvalidSubject(&'static str),
+    /// A sealed login ticket was malformed, not sealed with this store's key, or expired.
+    #[error("invalid login ticket: {0}")]
+    InvalidTicket(&'static str),
     /// Three freshly drawn ids collided with existing sessions; the RNG is suspect.
     #[error("could not allocate a unique session id")]
     IdCollision,

@@ -55,8 +55,8 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::Error;
 pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
 pub use lifecycle::{
-    CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session,
-    MAX_PENDING_ENDS_PER_SUBJECT,
+    validate_subject, CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session,
+    MAX_PENDING_ENDS_PER_SUBJECT, SEALED_TICKET_LIFETIME,
 };
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};

@@ -276,28 +276,9 @@ fn esc(text: &str) -> String {
 }
 
 fn when(t: Timestamp) -> String {
-    // Rendered as UTC without a date crate: y-m-d h:m.
-    let secs = t.as_secs();
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    // y-m-d h:m in UTC: the RFC 3339 form cut at the minute.
+    let text = t.rfc3339();
+    text.get(..16).unwrap_or(&text).replacen('T', " ", 1)
 }
 
 /// The signed-in user and a CSRF token, or a redirect to the login page.

@@ -5,6 +5,7 @@ mod demo;
 mod entropy_cmd;
 mod inspect_cmd;
 mod limiter;
+mod serve_cmd;
 mod store_url;
 
 use std::net::SocketAddr;
@@ -22,6 +23,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the session service: the JSON API for back ends in any language, forward-auth for
+    /// reverse proxies, metrics (see docs/api.md). No configuration needed.
+    Serve(serve_cmd::Args),
+    /// Manage the service's API keys.
+    #[command(subcommand)]
+    ApiKey(serve_cmd::KeyCommand),
+    /// Check the service's configuration.
+    #[command(subcommand)]
+    Config(serve_cmd::ConfigCommand),
     /// Run the demo web app (users alice/wonderland and bob/builder).
     Demo(demo::Args),
     /// Audit a running web app's session handling (see docs/inspect.md).
@@ -59,6 +69,9 @@ fn main() -> ExitCode {
 /// Runs one subcommand. Each owns its arguments and its exit codes.
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::ApiKey(command) => serve_cmd::keys(command),
+        Command::Config(command) => serve_cmd::config(command),
         Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),
         Command::Entropy(args) => entropy_cmd::run(args),
@@ -90,17 +103,37 @@ fn init_logging(default: &str) {
 /// Binds `addr` and serves `app` with client addresses available to the session layer, until
 /// Ctrl-C or SIGTERM.
 async fn serve(addr: SocketAddr, app: axum::Router) -> anyhow::Result<()> {
+    serve_with(addr, app, None).await
+}
+
+/// [`serve`], over TLS when `tls` is given.
+async fn serve_with(
+    addr: SocketAddr,
+    app: axum::Router,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("server failed")
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("server failed"),
+        Some(config) => {
+            // tap_io gives the TLS listener axum's SocketAddr connect info.
+            let listener = tessera_serve::tls::TlsListener::new(listener, config)
+                .context("cannot start TLS")?
+                .tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await
+                .context("server failed")
+        }
+    }
 }
 
 async fn shutdown() {

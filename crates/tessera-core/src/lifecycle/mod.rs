@@ -25,6 +25,7 @@ mod rotation;
 mod session;
 mod signing;
 mod signout;
+mod ticket;
 
 pub use rotation::ROTATION_COMMIT_ALLOWANCE;
 pub use session::{Issued, Session};
@@ -33,6 +34,7 @@ pub use signout::{
     LogoutOutcome, LOGOUT_WAIT, MAX_PENDING_ENDS, MAX_PENDING_ENDS_PER_SUBJECT,
     MAX_UNVERIFIED_PENDING_ENDS,
 };
+pub use ticket::SEALED_TICKET_LIFETIME;
 
 /// Which data of the pre-login session survives `login`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -670,7 +672,9 @@ fn data_error(key: &str, source: serde_json::Error) -> Error {
     }
 }
 
-fn validate_subject(subject: &str) -> Result<(), Error> {
+/// Refuses a subject the engine would refuse: empty, over [`MAX_SUBJECT_BYTES`], or with
+/// control characters. For front ends that take a subject before any engine call needs it.
+pub fn validate_subject(subject: &str) -> Result<(), Error> {
     if subject.is_empty() {
         return Err(Error::InvalidSubject("empty"));
     }

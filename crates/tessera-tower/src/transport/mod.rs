@@ -12,8 +12,8 @@ use tessera_core::Token;
 
 mod reader;
 
-// The reader is an implementation detail the fuzz target needs; not part of the documented API.
-#[doc(hidden)]
+// The reader: the one place that finds the session cookie in a request. `tessera serve`'s
+// forward-auth reads proxied requests with it, so they are judged exactly as the layer judges.
 pub use reader::{cookie_pairs, presented, read, Presented, Reading};
 
 /// The default cookie name: `__Host-` makes browsers insist on `Secure`, `Path=/` and no

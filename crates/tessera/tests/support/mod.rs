@@ -17,6 +17,8 @@ pub(crate) struct Server {
     pub(crate) port: u16,
     /// Everything the process wrote to stderr so far (its log).
     pub(crate) log: Arc<Mutex<String>>,
+    /// Everything the process wrote to stdout so far.
+    pub(crate) out: Arc<Mutex<String>>,
     pub(crate) dir: PathBuf,
 }
 
@@ -47,6 +49,11 @@ impl Server {
 
     /// Like [`Server::start`], in `dir` (e.g. the directory of a server that crashed).
     pub(crate) fn start_in(dir: PathBuf, args: &[&str]) -> Server {
+        Self::start_with(dir, args, &[])
+    }
+
+    /// Like [`Server::start_in`], with extra environment variables.
+    pub(crate) fn start_with(dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -55,21 +62,29 @@ impl Server {
             .current_dir(&dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start tessera");
         let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
+        let out = Arc::new(Mutex::new(String::new()));
+        for (stream, sink) in [
+            (
+                Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                Arc::clone(&log),
+            ),
+            (Box::new(child.stdout.take().unwrap()), Arc::clone(&out)),
+        ] {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(&listen).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
@@ -83,7 +98,28 @@ impl Server {
             base: format!("http://{listen}"),
             port,
             log,
+            out,
             dir,
+        }
+    }
+
+    /// What the process wrote to stdout so far.
+    pub(crate) fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (at most 20 s) for the process to exit; its exit status.
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
