@@ -292,22 +292,7 @@ PY
 
 # wrk scripts. The cookie file holds one `name=value` line per session.
 # common.lua numbers the threads, seeds each one apart and prints the summary line.
-cat >"$WORK/common.lua" <<'LUA'
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-local function seed()
-  math.randomseed(os.time() * 1000 + tid * 7919)
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH rps=%.1f p50_us=%d p99_us=%d requests=%d non2xx=%d sockerr=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
-end
-LUA
+cp "$ROOT/scripts/wrk/common.lua" "$WORK/common.lua"
 { cat "$WORK/common.lua"; cat <<'LUA'; } >"$WORK/me.lua"
 local cookie_file = os.getenv("BENCH_COOKIE_FILE")
 local cookies = {}

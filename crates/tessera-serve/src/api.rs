@@ -22,7 +22,7 @@ use tessera_core::{
     CarryOver, ClientInfo, Issued, LoginOptions, Session, SessionId, Store, Timestamp, Token,
 };
 
-use crate::api_keys::{ApiKey, KeyError, Scope, KEY_SUBJECT};
+use crate::api_keys::{is_reserved, ApiKey, KeyError, Scope};
 use crate::problem::Problem;
 use crate::App;
 
@@ -356,7 +356,7 @@ fn token(text: &str) -> Result<Token, Problem> {
 
 fn subject(text: &str) -> Result<&str, Problem> {
     tessera_core::validate_subject(text)?;
-    if text.starts_with("tessera:") {
+    if is_reserved(text) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "reserved-subject",
@@ -378,14 +378,15 @@ impl<S: Store> App<S> {
         }
     }
 
-    /// Resolves a token to a live session of a real subject (never an API key's record).
+    /// Resolves a token to a live session of a real subject (never an API key or a console
+    /// session).
     async fn live(&self, token: &Token) -> Result<Session, Problem> {
         let resolved = self.engine.resolve(token).await;
         if let Ok(r) = &resolved {
             self.metrics.resolved(r.is_some());
         }
         match resolved? {
-            Some(s) if s.subject() != Some(KEY_SUBJECT) => Ok(s),
+            Some(s) if !s.subject().is_some_and(is_reserved) => Ok(s),
             _ => Err(Problem::no_session()),
         }
     }
@@ -515,7 +516,7 @@ pub(crate) async fn logout<S: Store>(
 ) -> Result<Response, Problem> {
     let t = token(&req.token)?;
     let ended = match app.engine.resolve(&t).await? {
-        Some(s) if s.subject() != Some(KEY_SUBJECT) => {
+        Some(s) if !s.subject().is_some_and(is_reserved) => {
             app.engine.logout(&t).await?;
             true
         }

@@ -18,8 +18,17 @@ use tessera_core::{
     Engine, Error, LoginOptions, Policy, PolicyError, SessionId, Store, Timestamp, Token,
 };
 
-/// The subject API keys live under. The API refuses every subject that starts with `tessera:`.
+/// What the service's own subjects start with: API keys and console sessions. No API call or
+/// console page signs in, lists, revokes or resolves a subject with it, and forward-auth never
+/// passes one on.
+pub const RESERVED_PREFIX: &str = "tessera:";
+/// The subject API keys live under.
 pub const KEY_SUBJECT: &str = "tessera:api-keys";
+
+/// True for the service's own subjects (see [`RESERVED_PREFIX`]).
+pub fn is_reserved(subject: &str) -> bool {
+    subject.starts_with(RESERVED_PREFIX)
+}
 /// What every key starts with.
 pub const KEY_PREFIX: &str = "tessera_key_";
 /// Longest key name, in characters.
@@ -27,6 +36,14 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// How long a key lives unless configured otherwise.
 pub const DEFAULT_KEY_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 const PURPOSE: &str = "api-key";
+/// What the subject of every console session starts with (followed by the key's id).
+pub const CONSOLE_SUBJECT_PREFIX: &str = "tessera:console:";
+
+/// The subject of the console sessions a key signed in.
+pub fn console_subject(key_id: &str) -> String {
+    format!("{CONSOLE_SUBJECT_PREFIX}{key_id}")
+}
+
 /// The marker a store gets when its first admin key was made, so exactly one instance of a
 /// fleet (and only on the store's first start) prints a key.
 const BOOTSTRAP_PURPOSE: &str = "serve-bootstrap";
@@ -283,12 +300,19 @@ impl<S: Store> ApiKeys<S> {
         Ok(keys)
     }
 
-    /// Revokes the key with this id; false if there is none.
+    /// Revokes the key with this id, and every console session it signed in; false if there
+    /// is no such key.
     pub async fn revoke(&self, id: &str) -> Result<bool, Error> {
-        let Some(id) = SessionId::from_hex(id) else {
+        let Some(session_id) = SessionId::from_hex(id) else {
             return Ok(false);
         };
-        self.engine.revoke(KEY_SUBJECT, &id).await
+        let revoked = self.engine.revoke(KEY_SUBJECT, &session_id).await?;
+        if revoked {
+            self.engine
+                .revoke_all(&console_subject(&session_id.to_hex()), None)
+                .await?;
+        }
+        Ok(revoked)
     }
 
     /// On a store's very first start, makes an `admin` key named `first-admin` and returns it

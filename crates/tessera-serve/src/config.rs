@@ -79,6 +79,16 @@ pub struct FileConfig {
     pub api_keys: Option<ApiKeysFile>,
     /// `[limits]`.
     pub limits: Option<LimitsFile>,
+    /// `[console]`.
+    pub console: Option<ConsoleFile>,
+}
+
+/// `[console]`: the admin console's own sessions.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleFile {
+    /// Sign out after this long without use (default 900, 1 to 3600).
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// `[tls]`.
@@ -192,6 +202,8 @@ pub struct Config {
     pub key_lifetime: Duration,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// The console's idle timeout.
+    pub console_idle: Duration,
 }
 
 impl Config {
@@ -249,6 +261,7 @@ impl Config {
             policy: policy(file.session.unwrap_or_default())?,
             key_lifetime: key_lifetime(file.api_keys.unwrap_or_default())?,
             max_body_bytes: max_body(file.limits.unwrap_or_default())?,
+            console_idle: console_idle(file.console.unwrap_or_default())?,
         })
     }
 }
@@ -347,6 +360,17 @@ fn key_lifetime(k: ApiKeysFile) -> Result<Duration, ConfigError> {
     }
 }
 
+fn console_idle(c: ConsoleFile) -> Result<Duration, ConfigError> {
+    match c.idle_timeout_secs {
+        None => Ok(crate::console::CONSOLE_IDLE),
+        Some(s @ 1..=3600) => Ok(Duration::from_secs(s)),
+        Some(s) => Err(invalid(
+            "console.idle_timeout_secs",
+            format!("{s}: must be 1 to 3600 (an admin console must not stay open long)"),
+        )),
+    }
+}
+
 fn max_body(l: LimitsFile) -> Result<usize, ConfigError> {
     match l.max_body_bytes {
         None => Ok(DEFAULT_MAX_BODY_BYTES),
@@ -421,6 +445,10 @@ mod tests {
             ),
             ("[api_keys]\nlifetime_days = 0", "api_keys.lifetime_days"),
             ("[limits]\nmax_body_bytes = 1", "limits.max_body_bytes"),
+            (
+                "[console]\nidle_timeout_secs = 86400",
+                "console.idle_timeout_secs",
+            ),
             ("listen = \"nowhere\"", "listen"),
             (
                 "[tls]\ncert = \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"",

@@ -14,7 +14,7 @@ use tessera_core::{EventKind, Store};
 use tessera_tower::transport::{self as reader, Presented};
 use tessera_tower::CsrfGuard;
 
-use crate::api_keys::KEY_SUBJECT;
+use crate::api_keys::is_reserved;
 use crate::problem::Problem;
 use crate::App;
 
@@ -130,7 +130,7 @@ pub(crate) async fn check<S: Store>(
         }
     };
     let subject = match session.subject() {
-        Some(s) if s != KEY_SUBJECT => s,
+        Some(s) if !is_reserved(s) => s,
         _ => return unauthorized(removals),
     };
     let mut r = StatusCode::OK.into_response();

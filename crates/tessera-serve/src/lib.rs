@@ -3,7 +3,7 @@
 //! [`Service`] holds an engine on any [`Store`], the API key registry on the same store, the
 //! cookie configuration and the metrics; [`Service::router`] is the axum router `tessera serve`
 //! runs: the JSON API under `/v1` (see docs/api.md and `/v1/openapi.json`), forward-auth for
-//! reverse proxies, `/metrics`, `/healthz` and `/readyz`.
+//! reverse proxies, the admin console at `/console`, `/metrics`, `/healthz` and `/readyz`.
 //!
 //! ```
 //! use tessera_core::MemoryStore;
@@ -27,6 +27,7 @@
 pub mod api;
 pub mod api_keys;
 pub mod config;
+pub mod console;
 pub mod forward_auth;
 pub mod metrics;
 pub mod problem;
@@ -55,6 +56,7 @@ pub(crate) struct App<S> {
     metrics: Arc<Metrics>,
     openapi: Arc<Value>,
     max_body_bytes: usize,
+    console: Engine<ServiceStore<S>>,
 }
 
 impl<S> Clone for App<S> {
@@ -66,6 +68,7 @@ impl<S> Clone for App<S> {
             metrics: Arc::clone(&self.metrics),
             openapi: Arc::clone(&self.openapi),
             max_body_bytes: self.max_body_bytes,
+            console: self.console.clone(),
         }
     }
 }
@@ -90,7 +93,8 @@ impl<S: Store> Service<S> {
             .policy(config.policy.clone())
             .events(Arc::new(metrics::MetricsSink::new(Arc::clone(&metrics))))
             .build();
-        let keys = ApiKeys::new(store, config.key_lifetime)?;
+        let keys = ApiKeys::new(Arc::clone(&store), config.key_lifetime)?;
+        let console = console::engine(store, config.console_idle)?;
         Ok(Self {
             app: App {
                 engine,
@@ -99,6 +103,7 @@ impl<S: Store> Service<S> {
                 metrics,
                 openapi: Arc::new(routes::openapi_document()),
                 max_body_bytes: config.max_body_bytes,
+                console,
             },
         })
     }

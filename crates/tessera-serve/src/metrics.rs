@@ -117,6 +117,14 @@ impl Metrics {
             .map_or(0, |c| c.load(Relaxed))
     }
 
+    /// Resolves so far: (found a live session, found none).
+    pub fn resolves(&self) -> (u64, u64) {
+        (
+            self.resolved_live.load(Relaxed),
+            self.resolved_none.load(Relaxed),
+        )
+    }
+
     /// Sessions created so far.
     pub fn created(&self) -> u64 {
         self.created.load(Relaxed)

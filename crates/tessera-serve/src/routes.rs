@@ -172,6 +172,8 @@ pub(crate) fn router<S: Store>(app: App<S>) -> Router {
         router = router.route(route.doc.path, handler);
     }
     router
+        .with_state(app.clone())
+        .merge(crate::console::router(app.clone(), app.console.clone()))
         .fallback(|| async { Problem::no_route() })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -182,8 +184,7 @@ pub(crate) fn router<S: Store>(app: App<S>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(app.max_body_bytes))
-        .layer(from_fn_with_state(app.clone(), count_errors::<S>))
-        .with_state(app)
+        .layer(from_fn_with_state(app, count_errors::<S>))
 }
 
 struct Guard<S> {

@@ -47,7 +47,7 @@ async fn server_with(toml: &str) -> Server {
     Server {
         base: format!("http://{addr}"),
         admin,
-        http: Client::new(),
+        http: http(),
         dir,
     }
 }
@@ -59,6 +59,13 @@ fn assert_problem(st: StatusCode, v: &Value, status: StatusCode, code: &str) {
 
 async fn server() -> Server {
     server_with("").await
+}
+
+/// An HTTP client. reqwest is built without a TLS provider in this workspace (the inspector
+/// installs ring); install it here too, though these tests speak plain HTTP.
+fn http() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
 }
 
 fn rand_suffix() -> String {

@@ -101,7 +101,9 @@ impl SessionLayer {
         self
     }
 
-    /// Sends `Clear-Site-Data: "cookies"` on logout. Off by default: it clears every cookie of
+    /// Sends `Clear-Site-Data: "cache", "cookies"` on logout: the browser drops every cookie of
+    /// the origin and its cached pages, including the back/forward cache, so the back button
+    /// cannot show a signed-in page after sign-out. Off by default: it clears every cookie of
     /// the origin, which an application must choose knowingly.
     pub fn clear_site_data_on_logout(mut self, on: bool) -> Self {
         self.config_mut().clear_site_data = on;
@@ -368,6 +370,9 @@ fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if logged_out && config.clear_site_data {
-        headers.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+        headers.insert(
+            "clear-site-data",
+            HeaderValue::from_static("\"cache\", \"cookies\""),
+        );
     }
 }

@@ -50,6 +50,7 @@
 
 mod backend;
 pub mod csrf;
+pub mod hardening;
 mod layer;
 mod session;
 pub mod transport;

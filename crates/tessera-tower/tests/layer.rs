@@ -82,7 +82,10 @@ async fn logout_kills_the_session_server_side_and_clears_the_cookie() {
             "removal cookie lacks {attr}"
         );
     }
-    assert_eq!(out.headers().get("clear-site-data").unwrap(), "\"cookies\"");
+    assert_eq!(
+        out.headers().get("clear-site-data").unwrap(),
+        "\"cache\", \"cookies\""
+    );
     assert_eq!(out.headers().get(CACHE_CONTROL).unwrap(), "no-store");
     // Replaying the old cookie: the server-side session is gone.
     let replay = send(&app, "GET", "/me", Some(&cookie)).await;
@@ -415,7 +418,10 @@ async fn logout_during_a_store_outage_signs_out_here_and_ends_the_session_when_t
         cleared.len() == 1 && cleared[0].starts_with("__Host-session=;"),
         "the browser's cookie is cleared whatever the store does: {cleared:?}"
     );
-    assert_eq!(out.headers().get("clear-site-data").unwrap(), "\"cookies\"");
+    assert_eq!(
+        out.headers().get("clear-site-data").unwrap(),
+        "\"cache\", \"cookies\""
+    );
     assert_eq!(
         body(out).await,
         "signed out here; server-side end pending",

@@ -83,29 +83,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// Headers every demo page carries: no framing (the one-click "sign out others" form must not
-/// be clickjackable), no scripts at all, no MIME sniffing, no referrer.
-async fn security_headers(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
 fn too_many(wait: Duration) -> Response {
     let minutes = wait.as_secs().div_ceil(60);
     let mut response = (
@@ -166,7 +143,11 @@ pub(crate) fn app(store: AnyStore, policy: Policy, cookie: CookieConfig) -> Rout
                 .with_cookie(cookie)
                 .clear_site_data_on_logout(true),
         )
-        .layer(axum::middleware::map_response(security_headers))
+        // No framing (the one-click "sign out others" form must not be clickjackable), no
+        // scripts, no MIME sniffing, no referrer.
+        .layer(axum::middleware::map_response(
+            tessera_tower::hardening::security_headers,
+        ))
 }
 
 /// `tessera demo`'s arguments.
@@ -242,6 +223,7 @@ fn page(title: &str, signed_in: Option<(&str, &str)>, body: &str) -> Html<String
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title} · Tessera demo</title>
+{guard}
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 54rem; margin: 2rem auto; padding: 0 1rem; color: #1d232a; }}
 header {{ display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d6dbe1; margin-bottom: 1.5rem; }}
@@ -266,7 +248,8 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
 {body}</main>
 <footer><p class="note">Demo only: the accounts alice/wonderland and bob/builder are fixtures kept in memory.</p></footer>
 </body></html>"#,
-        title = esc(title)
+        title = esc(title),
+        guard = tessera_tower::hardening::RESTORE_GUARD
     ))
 }
 

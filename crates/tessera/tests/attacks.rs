@@ -103,7 +103,7 @@ async fn sign_out_during_a_store_write_outage_signs_out_and_lands_later() {
     let resp = u.post("/logout", &[("csrf", &csrf)]).await;
     let waited = asked.elapsed();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["clear-site-data"], "\"cookies\"");
+    assert_eq!(resp.headers()["clear-site-data"], "\"cache\", \"cookies\"");
     assert!(
         u.cookie.is_none(),
         "the cookie must be cleared whatever the store does"

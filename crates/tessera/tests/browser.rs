@@ -544,3 +544,206 @@ async fn a_sibling_subdomain_cannot_swap_or_end_the_session_with_a_tossed_cookie
     assert_eq!(left[0].value, alice_cookie);
     b.quit().await;
 }
+
+/// Screenshots of each step of a test, kept in memory and written to
+/// `target/browser-artifacts/TEST/` only if the test fails (on drop while panicking), so a red
+/// run shows what each browser saw last.
+struct Shots {
+    test: &'static str,
+    taken: Vec<(String, Vec<u8>)>,
+}
+
+impl Shots {
+    fn new(test: &'static str) -> Self {
+        Self {
+            test,
+            taken: Vec::new(),
+        }
+    }
+
+    async fn take(&mut self, b: &Browser, step: &str) {
+        let png = b.screenshot().await;
+        self.taken
+            .push((format!("{:02}-{step}.png", self.taken.len()), png));
+    }
+}
+
+impl Drop for Shots {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let dir = screenshot_dir()
+            .parent()
+            .map(|t| t.join("browser-artifacts").join(self.test))
+            .unwrap_or_else(|| std::env::temp_dir().join(self.test));
+        let _ = std::fs::create_dir_all(&dir);
+        for (name, png) in &self.taken {
+            let _ = std::fs::write(dir.join(name), png);
+        }
+        eprintln!("browser screenshots of the failed steps: {}", dir.display());
+    }
+}
+
+/// 9. Scripts cannot read the session cookie, and after signing out the back button does not
+///    bring the account page back from the browser's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_cannot_read_the_cookie_and_back_after_sign_out_shows_no_account() {
+    let _turn = TURN.lock().await;
+    let (server, mut driver) = setup("back").await;
+    let b = driver.browser().await;
+    let mut shots = Shots::new("back-after-sign-out");
+
+    let base = server.base.replace("127.0.0.1", "localhost");
+    sign_in_at(&b, &base, NAME, "alice", "wonderland").await;
+    shots.take(&b, "account").await;
+    assert_eq!(
+        session_cookie(&b).await.value.len(),
+        43,
+        "control: the browser holds it"
+    );
+    let visible = b.execute("return document.cookie;").await;
+    let visible = visible.as_str().unwrap_or_default();
+    assert!(
+        !visible.contains(NAME),
+        "document.cookie shows the session cookie: {visible:?}"
+    );
+    assert!(
+        b.text().await.contains("Signed in as"),
+        "control: the account page shows the user"
+    );
+
+    b.click(
+        &b.find("nav form[action=\"/logout\"] button[type=submit]")
+            .await,
+    )
+    .await;
+    b.wait_for_path(&base, "/login").await;
+    shots.take(&b, "signed-out").await;
+    b.back().await;
+    // Whatever the back button lands on, it is not the signed-in account page: `no-store` keeps
+    // it out of the cache, so the browser asks again and is sent to the login page.
+    let deadline = std::time::Instant::now() + webdriver::WAIT;
+    loop {
+        let text = b.text().await;
+        let url = b.url().await;
+        if url.ends_with("/login") && text.contains("Not signed in") {
+            break;
+        }
+        assert!(
+            !text.contains("Signed in as"),
+            "the back button showed the account page after sign-out ({url}):\n{text}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "back landed on {url}:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shots.take(&b, "after-back").await;
+    b.quit().await;
+}
+
+/// 10. The admin console of `tessera serve`, in Chromium: sign in with the admin key, find a
+///     user of an app on the same store (the demo), revoke the session, and that user's browser
+///     is signed out on its next navigation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_revokes_a_users_session_and_their_browser_is_signed_out() {
+    let _turn = TURN.lock().await;
+    require_browser();
+    let shared = temp_dir("console-store").join("shared.db");
+    let store = format!("sqlite://{}", shared.display());
+    let service = Server::start(&["serve", "--store", &store]);
+    let demo = Server::start(&["demo", "--store", &store]);
+    let key = {
+        let deadline = std::time::Instant::now() + webdriver::WAIT;
+        loop {
+            let out = service.stdout();
+            if let Some(at) = out.find("tessera_key_") {
+                break out[at..].split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(std::time::Instant::now() < deadline, "no admin key printed");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let mut driver = Driver::start(temp_dir("browser-console")).await;
+    let user = driver.browser().await;
+    let admin = driver.browser().await;
+    let mut shots = Shots::new("console-revoke");
+
+    sign_in(&user, &demo, "alice", "wonderland").await;
+    shots.take(&user, "user-signed-in").await;
+
+    // The console asks for a key, and refuses a wrong one.
+    admin.goto(&format!("{}/console", service.base)).await;
+    shots.take(&admin, "console-sign-in").await;
+    admin
+        .send_keys(&admin.find("input[name=key]").await, "tessera_key_wrong")
+        .await;
+    admin
+        .click(&admin.find("main form button[type=submit]").await)
+        .await;
+    admin.wait_for_text("not a live API key").await;
+    admin
+        .send_keys(&admin.find("input[name=key]").await, &key)
+        .await;
+    admin
+        .click(&admin.find("main form button[type=submit]").await)
+        .await;
+    admin.wait_for_text("sessions created").await;
+    shots.take(&admin, "console-overview").await;
+    let console_cookie = admin.cookies_named("__Host-tessera-console").await;
+    assert_eq!(
+        console_cookie.len(),
+        1,
+        "the console runs on its own Tessera session"
+    );
+    assert_eq!(
+        (console_cookie[0].http_only, console_cookie[0].secure),
+        (Some(true), Some(true))
+    );
+
+    admin
+        .send_keys(&admin.find("input[name=subject]").await, "alice")
+        .await;
+    admin
+        .click(
+            &admin
+                .find("form[action=\"/console/subjects\"] button")
+                .await,
+        )
+        .await;
+    admin
+        .wait_for_path(&service.base, "/console/subjects")
+        .await;
+    let listing = admin.text().await;
+    shots.take(&admin, "console-subject").await;
+    assert!(listing.contains("Sessions of alice"), "{listing}");
+    assert_eq!(
+        admin
+            .find_all("form[action=\"/console/revoke\"]")
+            .await
+            .len(),
+        1,
+        "alice has one session: {listing}"
+    );
+    admin
+        .click(&admin.find("form[action=\"/console/revoke\"] button").await)
+        .await;
+    admin.wait_for_text("The session was revoked").await;
+    shots.take(&admin, "console-revoked").await;
+
+    // The user's next navigation: signed out.
+    user.goto(&format!("{}/account", demo.base)).await;
+    user.wait_for_path(&demo.base, "/login").await;
+    shots.take(&user, "user-after-revoke").await;
+    assert!(user.text().await.contains("Not signed in"));
+
+    // Signing out of the console ends its session.
+    admin
+        .click(&admin.find("form[action=\"/console/logout\"] button").await)
+        .await;
+    admin.wait_for_text("Admin API key").await;
+    user.quit().await;
+    admin.quit().await;
+}

@@ -118,7 +118,7 @@ async fn logout_replay_is_sent_to_login() {
     let resp = u.submit("/account", "/logout", &[]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()[LOCATION], "/login");
-    assert_eq!(resp.headers()["clear-site-data"], "\"cookies\"");
+    assert_eq!(resp.headers()["clear-site-data"], "\"cache\", \"cookies\"");
     assert!(u.cookie.is_none(), "logout clears the cookie");
     let (status, location) = account_with(&server, &format!("{NAME}={old}")).await;
     assert_eq!(

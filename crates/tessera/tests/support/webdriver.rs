@@ -310,6 +310,11 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
+    /// Goes back one page in the history, as the browser's back button does.
+    pub async fn back(&self) {
+        self.post("/back", json!({})).await;
+    }
+
     /// Reloads the current page.
     pub async fn refresh(&self) {
         self.post("/refresh", json!({})).await;
