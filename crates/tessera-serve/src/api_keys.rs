@@ -115,7 +115,18 @@ pub struct ApiKey {
     pub expires_at: String,
 }
 
-impl ApiKey {
+/// The key a request presented, once verified: what the guard needs, nothing formatted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's id.
+    pub id: SessionId,
+    /// Its name.
+    pub name: String,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
     /// True when the key carries `scope` (or `admin`).
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes
@@ -238,7 +249,7 @@ impl<S: Store> ApiKeys<S> {
 
     /// The key a presented secret names, if it is a live key whose metadata carries the
     /// store's signature; `None` for anything else, whatever was wrong with it.
-    pub async fn verify(&self, presented: &str) -> Result<Option<ApiKey>, Error> {
+    pub async fn verify(&self, presented: &str) -> Result<Option<Caller>, Error> {
         let Some(token) = presented
             .strip_prefix(KEY_PREFIX)
             .and_then(|t| Token::parse(t).ok())
@@ -254,7 +265,7 @@ impl<S: Store> ApiKeys<S> {
         self.authentic(session.record()).await
     }
 
-    async fn authentic(&self, record: &tessera_core::Record) -> Result<Option<ApiKey>, Error> {
+    async fn authentic(&self, record: &tessera_core::Record) -> Result<Option<Caller>, Error> {
         if record.subject.as_deref() != Some(KEY_SUBJECT) {
             return Ok(None);
         }
@@ -279,13 +290,10 @@ impl<S: Store> ApiKeys<S> {
         {
             return Ok(None);
         }
-        Ok(Some(ApiKey {
-            id: record.id.to_hex(),
+        Ok(Some(Caller {
+            id: record.id,
             name: name.to_owned(),
             scopes,
-            created_at: record.created_at.rfc3339(),
-            last_used: record.last_seen.rfc3339(),
-            expires_at: record.absolute_deadline.rfc3339(),
         }))
     }
 
@@ -293,8 +301,16 @@ impl<S: Store> ApiKeys<S> {
     pub async fn list(&self) -> Result<Vec<ApiKey>, Error> {
         let mut keys = Vec::new();
         for session in self.engine.list(KEY_SUBJECT).await? {
-            if let Some(key) = self.authentic(session.record()).await? {
-                keys.push(key);
+            let record = session.record();
+            if let Some(caller) = self.authentic(record).await? {
+                keys.push(ApiKey {
+                    id: caller.id.to_hex(),
+                    name: caller.name,
+                    scopes: caller.scopes,
+                    created_at: record.created_at.rfc3339(),
+                    last_used: record.last_seen.rfc3339(),
+                    expires_at: record.absolute_deadline.rfc3339(),
+                });
             }
         }
         Ok(keys)

@@ -222,7 +222,9 @@ async fn login<S: Store>(
         Err(_) => return unavailable(),
     };
     let signed_in = async {
-        let ticket = session.login_ticket(&console_subject(&key.id)).await?;
+        let ticket = session
+            .login_ticket(&console_subject(&key.id.to_hex()))
+            .await?;
         session.login(ticket).await?;
         session.insert("key_name", &key.name).await
     };

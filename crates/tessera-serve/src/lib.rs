@@ -40,7 +40,7 @@ use serde_json::Value;
 use tessera_core::{Engine, PolicyError, Store};
 use tessera_tower::CookieConfig;
 
-pub use api_keys::{ApiKey, ApiKeys, NewKey, Scope};
+pub use api_keys::{ApiKey, ApiKeys, Caller, NewKey, Scope};
 pub use config::{Config, ConfigError, Overrides};
 pub use metrics::Metrics;
 pub use problem::Problem;
@@ -48,8 +48,23 @@ pub use problem::Problem;
 /// The store as the service uses it: shared, and timed into the metrics.
 pub type ServiceStore<S> = Arc<metrics::TimedStore<S>>;
 
-/// Everything a request handler needs. Cheap to clone.
-pub(crate) struct App<S> {
+/// Everything a request handler needs: one `Arc`, so a request's clone is one increment.
+pub(crate) struct App<S>(Arc<AppInner<S>>);
+
+impl<S> std::ops::Deref for App<S> {
+    type Target = AppInner<S>;
+    fn deref(&self) -> &AppInner<S> {
+        &self.0
+    }
+}
+
+impl<S> Clone for App<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+pub(crate) struct AppInner<S> {
     engine: Engine<ServiceStore<S>>,
     keys: ApiKeys<ServiceStore<S>>,
     cookie: Arc<CookieConfig>,
@@ -57,20 +72,6 @@ pub(crate) struct App<S> {
     openapi: Arc<Value>,
     max_body_bytes: usize,
     console: Engine<ServiceStore<S>>,
-}
-
-impl<S> Clone for App<S> {
-    fn clone(&self) -> Self {
-        Self {
-            engine: self.engine.clone(),
-            keys: self.keys.clone(),
-            cookie: Arc::clone(&self.cookie),
-            metrics: Arc::clone(&self.metrics),
-            openapi: Arc::clone(&self.openapi),
-            max_body_bytes: self.max_body_bytes,
-            console: self.console.clone(),
-        }
-    }
 }
 
 /// The session service over one store.
@@ -96,7 +97,7 @@ impl<S: Store> Service<S> {
         let keys = ApiKeys::new(Arc::clone(&store), config.key_lifetime)?;
         let console = console::engine(store, config.console_idle)?;
         Ok(Self {
-            app: App {
+            app: App(Arc::new(AppInner {
                 engine,
                 keys,
                 cookie: Arc::new(config.cookie.clone()),
@@ -104,7 +105,7 @@ impl<S: Store> Service<S> {
                 openapi: Arc::new(routes::openapi_document()),
                 max_body_bytes: config.max_body_bytes,
                 console,
-            },
+            })),
         })
     }
 

@@ -37,7 +37,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use row::{
-    blob32, by_name, finish, read_row, record_params, version_param, INSERT, SELECT, UPDATE,
+    blob32, by_name, finish, read_row, record_params, version_param, INSERT, SELECT_BY_ID,
+    SELECT_BY_SUBJECT, UPDATE,
 };
 use tessera_core::keyring::SigningKey;
 use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Updated};
@@ -328,7 +329,7 @@ impl Store for SqliteStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         let raw = {
             let conn = self.reader()?;
-            conn.prepare_cached(&format!("{} WHERE id = ?1", *SELECT))
+            conn.prepare_cached(&SELECT_BY_ID)
                 .and_then(|mut s| {
                     s.query_row(params![id.as_bytes().as_slice()], read_row)
                         .optional()
@@ -385,9 +386,7 @@ impl Store for SqliteStore {
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
         let raws = {
             let conn = self.reader()?;
-            let mut stmt = conn
-                .prepare_cached(&format!("{} WHERE subject = ?1", *SELECT))
-                .map_err(failed)?;
+            let mut stmt = conn.prepare_cached(&SELECT_BY_SUBJECT).map_err(failed)?;
             let rows = stmt.query_map(params![subject], read_row).map_err(failed)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(failed)?
         };
