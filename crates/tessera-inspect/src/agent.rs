@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use scraper::{Html, Selector};
 use url::Url;
+
+use crate::page::{hidden_inputs, links_in};
 
 use crate::target::{AuthCheck, FormStep, Method};
 
@@ -488,86 +489,9 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-fn selector(css: &str) -> Option<Selector> {
-    Selector::parse(css).ok()
-}
-
-/// Every link-like URL in an HTML page (a, link, form, img, script, iframe, meta refresh).
-fn links_in(html: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let mut out = Vec::new();
-    for (css, attr) in [
-        ("a[href]", "href"),
-        ("link[href]", "href"),
-        ("form[action]", "action"),
-        ("img[src]", "src"),
-        ("script[src]", "src"),
-        ("iframe[src]", "src"),
-        ("meta[http-equiv]", "content"),
-    ] {
-        if let Some(sel) = selector(css) {
-            out.extend(
-                doc.select(&sel)
-                    .filter_map(|e| e.value().attr(attr))
-                    .map(str::to_owned),
-            );
-        }
-    }
-    out
-}
-
-/// The hidden inputs of the form that submits to `action` (resolved against `page`), else of the
-/// first form on the page.
-fn hidden_inputs(html: &str, page: &Url, action: &Url) -> Vec<(String, String)> {
-    let doc = Html::parse_document(html);
-    let (Some(forms), Some(hidden)) = (selector("form"), selector("input[type=hidden]")) else {
-        return Vec::new();
-    };
-    let all: Vec<_> = doc.select(&forms).collect();
-    let matching = all.iter().find(|f| {
-        let target = f.value().attr("action").unwrap_or("");
-        page.join(target).is_ok_and(|u| u.path() == action.path())
-    });
-    let Some(form) = matching.or_else(|| all.first()) else {
-        return Vec::new();
-    };
-    form.select(&hidden)
-        .filter_map(|i| {
-            let name = i.value().attr("name")?;
-            Some((
-                name.to_owned(),
-                i.value().attr("value").unwrap_or("").to_owned(),
-            ))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn picks_the_hidden_inputs_of_the_matching_form() {
-        let html = r#"<form action="/search"><input type="hidden" name="q" value="x"></form>
-            <form method="post" action="/login"><input type="hidden" name="csrf" value="abc&amp;d">
-            <input type="text" name="username"><input type="hidden" name="next" value="/home"></form>"#;
-        let page = Url::parse("http://h/login").unwrap();
-        let action = Url::parse("http://h/login").unwrap();
-        let got = hidden_inputs(html, &page, &action);
-        assert_eq!(
-            got,
-            vec![
-                ("csrf".into(), "abc&d".into()),
-                ("next".into(), "/home".into())
-            ]
-        );
-        let other = Url::parse("http://h/elsewhere").unwrap();
-        assert_eq!(
-            hidden_inputs(html, &page, &other),
-            vec![("q".into(), "x".into())]
-        );
-        assert!(hidden_inputs("<p>no forms</p>", &page, &action).is_empty());
-    }
 
     #[test]
     fn errors_never_show_the_query() {
@@ -578,13 +502,5 @@ mod tests {
             "{shown}"
         );
         assert!(shown.starts_with("http://h/account?"));
-    }
-
-    #[test]
-    fn collects_links() {
-        let links = links_in(
-            r#"<a href="/a?sid=1">x</a><form action="/f"></form><img src="i.png"><meta http-equiv="refresh" content="0;url=/r">"#,
-        );
-        assert_eq!(links, vec!["/a?sid=1", "/f", "i.png", "0;url=/r"]);
     }
 }

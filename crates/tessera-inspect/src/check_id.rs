@@ -101,7 +101,7 @@ impl CheckId {
             Self::CookieSecure => "Session cookie has the Secure attribute",
             Self::CookieHttpOnly => "Session cookie has the HttpOnly attribute",
             Self::CookieSamesite => "Session cookie has SameSite=Lax or Strict",
-            Self::CookiePrefix => "Session cookie name has the __Host- prefix",
+            Self::CookiePrefix => "Session cookie name has the __Host- or __Secure- prefix",
             Self::CookieScope => "Session cookie is scoped to this host only",
             Self::IdEntropy => "Session tokens are unpredictable (at least 128 bits of entropy)",
             Self::FixationRotation => "Login issues a new session token and kills the pre-login one",

@@ -12,6 +12,7 @@ mod check_id;
 pub mod checks;
 pub mod entropy;
 pub mod login;
+mod page;
 pub mod report;
 mod run;
 pub mod target;

@@ -12,9 +12,9 @@ use toml::Spanned;
 /// Largest target file accepted.
 pub const MAX_TARGET_BYTES: usize = 64 * 1024;
 
-/// Why a target file was refused: `FILE:LINE: KEY: reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {key}: {reason}")]
+/// Why a target file was refused: `FILE:LINE: KEY: reason`, on one line, with any control or
+/// bidi character of the file (a key can hold an escape sequence) shown escaped, never raw.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetError {
     /// The file.
     pub file: String,
@@ -25,6 +25,22 @@ pub struct TargetError {
     /// What is wrong.
     pub reason: String,
 }
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::report::text::clean;
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            clean(&self.file),
+            self.line,
+            clean(&self.key),
+            clean(&self.reason)
+        )
+    }
+}
+
+impl std::error::Error for TargetError {}
 
 /// A request the inspector makes as part of a flow (login, logout, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,11 +240,19 @@ impl Target {
             key: "-".into(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read: {e}")))?;
-        if meta.len() > MAX_TARGET_BYTES as u64 {
+        // Read at most one byte past the limit whatever the file claims: /dev/zero and pipes
+        // report a size of 0.
+        use std::io::Read as _;
+        let file_handle =
+            std::fs::File::open(path).map_err(|e| whole(format!("cannot read: {e}")))?;
+        let mut bytes = Vec::new();
+        file_handle
+            .take(MAX_TARGET_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| whole(format!("cannot read: {e}")))?;
+        if bytes.len() > MAX_TARGET_BYTES {
             return Err(whole(format!("larger than {MAX_TARGET_BYTES} bytes")));
         }
-        let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|_| whole("is not UTF-8 text".into()))?;
         Self::parse(&text, &file)
     }
@@ -493,6 +517,24 @@ idle_timeout = 20
     #[test]
     fn hostile_files_are_refused_cleanly() {
         assert!(Target::parse(&"a".repeat(MAX_TARGET_BYTES + 1), "t.toml").is_err());
+        // An escape sequence or a bidi override in a key reaches no terminal raw.
+        // (TOML's own escapes put ESC and U+202E into the key.)
+        let e = Target::parse("\"\\u001b[31mevil\\u202e\" = 1\n", "t.toml").unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{202e}'),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains("\\x1b") && !shown.contains('\n'),
+            "{shown:?}"
+        );
+        // A file that reports no size and never ends is read only up to the limit.
+        #[cfg(unix)]
+        {
+            let e = Target::load(Path::new("/dev/zero")).unwrap_err();
+            assert!(e.to_string().contains("larger than"), "{e}");
+        }
         assert!(Target::parse("[[[[", "t.toml").is_err());
         assert!(Target::parse("base_url = \"http://x\"\n".repeat(3).as_str(), "t.toml").is_err());
         assert!(Target::parse(

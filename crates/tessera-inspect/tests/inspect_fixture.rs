@@ -108,6 +108,31 @@ async fn hardened_fixture_passes_every_check() {
     assert!(!report.has_failures());
 }
 
+/// ASVS 5.0 3.3.1 asks for `__Host-` or `__Secure-`: a `Secure` `__Secure-` cookie passes
+/// (the evidence says `__Host-` is stricter); only a name with neither prefix warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secure_prefixed_cookie_meets_the_prefix_check() {
+    let w = Weaknesses {
+        cookie_name: Some("__Secure-sid".into()),
+        ..Weaknesses::hardened()
+    };
+    let (report, statuses, cookie) = audit(w).await;
+    assert_eq!(cookie, "__Secure-sid");
+    assert_eq!(
+        statuses["cookie-prefix"],
+        Status::Pass,
+        "{}",
+        explain(&report)
+    );
+    let evidence = report
+        .findings
+        .iter()
+        .find(|f| f.id == "cookie-prefix")
+        .map(|f| f.evidence.clone())
+        .unwrap_or_default();
+    assert!(evidence.contains("__Host- is stricter"), "{evidence}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_weakness_flips_exactly_its_check() {
     let (_, baseline, _) = audit(Weaknesses::hardened()).await;

@@ -92,7 +92,12 @@ pub(crate) fn cookie_checks(ctx: &Ctx<'_>) -> Vec<Finding> {
                 verdict(Status::Fail, format!("{name} breaks the __Host- rules (Secure, Path=/, no Domain), so browsers reject it. {shown}"))
             }
         } else if lower.starts_with("__secure-") {
-            verdict(Status::Warn, format!("{name} uses __Secure-; __Host- also locks the cookie to this host"))
+            // ASVS 5.0 3.3.1 asks for either prefix; __Secure- meets it.
+            if secure {
+                verdict(Status::Pass, format!("{name} with Secure (meets ASVS 3.3.1; __Host- is stricter: it also locks the cookie to this host and Path=/)"))
+            } else {
+                verdict(Status::Fail, format!("{name} lacks Secure, so browsers reject the __Secure- cookie. {shown}"))
+            }
         } else {
             verdict(Status::Warn, format!("{name} has no __Host- or __Secure- prefix: a sibling subdomain or a plain-HTTP page can set or overwrite it"))
         },

@@ -351,7 +351,7 @@ pub fn escape(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
             '\r' => {}
-            c if c.is_control() => {
+            c if super::text::is_hidden_control(c) => {
                 // Shown, never passed on: HTML forbids most of them, and a terminal-bound
                 // escape sequence from the target is evidence worth seeing as such.
                 let n = u32::from(c);

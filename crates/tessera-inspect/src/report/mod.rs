@@ -6,7 +6,7 @@ use serde::Serialize;
 mod entropy_text;
 mod html;
 mod sarif;
-mod text;
+pub(crate) mod text;
 
 pub use html::escape as escape_html;
 

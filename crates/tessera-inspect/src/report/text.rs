@@ -118,7 +118,7 @@ fn paint(text: &str, sgr: &str, colour: bool) -> String {
 
 /// One line of untrusted text with every control character (C0, DEL, C1, and the bidi
 /// overrides that can reorder what a terminal shows) written as a visible escape.
-pub(super) fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         push_clean(&mut out, c);
@@ -140,9 +140,14 @@ fn clean_multiline(text: &str) -> String {
     out
 }
 
+/// True for the characters that must never reach a terminal or a page raw: control characters
+/// (C0, DEL, C1) and the bidi embeddings, overrides and isolates that reorder what is shown.
+pub(crate) fn is_hidden_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 fn push_clean(out: &mut String, c: char) {
-    let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if c.is_control() || bidi {
+    if is_hidden_control(c) {
         let n = u32::from(c);
         if n < 0x100 {
             out.push_str(&format!("\\x{n:02x}"));
