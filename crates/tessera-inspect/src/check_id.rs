@@ -19,6 +19,8 @@ pub enum CheckId {
     CookiePrefix,
     /// `cookie-scope`
     CookieScope,
+    /// `cookie-name-lookalike`
+    CookieNameLookalike,
     /// `id-entropy`
     IdEntropy,
     /// `fixation-rotation`
@@ -52,12 +54,13 @@ pub struct UnknownCheck(pub String);
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 17] = [
+    pub const ALL: [CheckId; 18] = [
         Self::CookieSecure,
         Self::CookieHttpOnly,
         Self::CookieSamesite,
         Self::CookiePrefix,
         Self::CookieScope,
+        Self::CookieNameLookalike,
         Self::IdEntropy,
         Self::FixationRotation,
         Self::FixationStrict,
@@ -80,6 +83,7 @@ impl CheckId {
             Self::CookieSamesite => "cookie-samesite",
             Self::CookiePrefix => "cookie-prefix",
             Self::CookieScope => "cookie-scope",
+            Self::CookieNameLookalike => "cookie-name-lookalike",
             Self::IdEntropy => "id-entropy",
             Self::FixationRotation => "fixation-rotation",
             Self::FixationStrict => "fixation-strict",
@@ -103,6 +107,7 @@ impl CheckId {
             Self::CookieSamesite => "Session cookie has SameSite=Lax or Strict",
             Self::CookiePrefix => "Session cookie name has the __Host- or __Secure- prefix",
             Self::CookieScope => "Session cookie is scoped to this host only",
+            Self::CookieNameLookalike => "Only the exact session cookie name is read (no look-alike name signs anyone in)",
             Self::IdEntropy => "Session tokens are unpredictable (at least 128 bits of entropy)",
             Self::FixationRotation => "Login issues a new session token and kills the pre-login one",
             Self::FixationStrict => "A token the app never issued is not adopted at login",
@@ -126,6 +131,7 @@ impl CheckId {
             Self::CookieSamesite => Severity::Medium,
             Self::CookiePrefix => Severity::Low,
             Self::CookieScope => Severity::Medium,
+            Self::CookieNameLookalike => Severity::High,
             Self::IdEntropy => Severity::Critical,
             Self::FixationRotation => Severity::High,
             Self::FixationStrict => Severity::High,
@@ -149,6 +155,12 @@ impl CheckId {
             Self::CookieSamesite => &["WSTG-SESS-02", "ASVS 5.0 3.3.2", "CWE-1275"],
             Self::CookiePrefix => &["WSTG-SESS-02", "ASVS 5.0 3.3.1", "ASVS 5.0 3.3.3"],
             Self::CookieScope => &["WSTG-SESS-02", "ASVS 4.0.3 3.4.5", "CWE-565"],
+            Self::CookieNameLookalike => &[
+                "WSTG-SESS-02",
+                "ASVS 5.0 3.3.1",
+                "\"Cookie Chaos\" prefix bypass (Unicode whitespace in cookie names)",
+                "CWE-565",
+            ],
             Self::IdEntropy => &["WSTG-SESS-01", "ASVS 5.0 7.2.3", "CWE-331"],
             Self::FixationRotation => &["WSTG-SESS-03", "ASVS 5.0 7.2.4", "CWE-384"],
             Self::FixationStrict => &[

@@ -114,6 +114,12 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         };
         found.push(finding(CheckId::IdEntropy, v));
     }
+    if wants(CheckId::CookieNameLookalike) {
+        found.push(finding(
+            CheckId::CookieNameLookalike,
+            checks::cookie_name_lookalike(&ctx).await,
+        ));
+    }
     if wants(CheckId::FixationRotation) {
         found.push(finding(
             CheckId::FixationRotation,

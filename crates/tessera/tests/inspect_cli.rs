@@ -66,7 +66,7 @@ fn self_audit_of_the_demo_reports_no_failure_in_any_format() {
     assert_eq!(report["tool"]["name"], "tessera");
     assert_eq!(report["session_cookie"], "__Host-session");
     let findings = report["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 17);
+    assert_eq!(findings.len(), tessera_inspect::checks::CheckId::ALL.len());
     for f in findings {
         let status = f["status"].as_str().unwrap();
         // Only hsts is skipped (plain HTTP); every other check runs and passes.

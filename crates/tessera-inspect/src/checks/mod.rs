@@ -18,6 +18,7 @@ mod hsts;
 mod id_in_url;
 mod idle_timeout;
 mod logout;
+mod lookalike;
 mod password_change;
 mod rotation;
 
@@ -29,6 +30,7 @@ pub(crate) use hsts::hsts;
 pub(crate) use id_in_url::id_in_url;
 pub(crate) use idle_timeout::idle_timeout;
 pub(crate) use logout::logout;
+pub(crate) use lookalike::cookie_name_lookalike;
 pub(crate) use password_change::password_change;
 pub(crate) use rotation::{privilege_rotation, rotation_race};
 

@@ -78,6 +78,7 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
     ("samesite_none", "cookie-samesite", &[]),
     ("no_samesite", "cookie-samesite", &[]),
     ("no_prefix", "cookie-prefix", &[]),
+    ("lax_cookie_names", "cookie-name-lookalike", &[]),
     ("domain_scope", "cookie-scope", &["cookie-prefix"]),
     ("predictable_ids", "id-entropy", &[]),
     ("no_rotation_on_login", "fixation-rotation", &[]),
@@ -112,6 +113,9 @@ pub(crate) struct Weaknesses {
     pub(crate) no_samesite: bool,
     /// The cookie is named `sid` (still `Secure`, `Path=/`, no `Domain`).
     pub(crate) no_prefix: bool,
+    /// The cookie parser folds names a browser keeps apart into the session cookie's: Unicode
+    /// whitespace trimmed (as `str::trim` does), names %-decoded and compared ignoring case.
+    pub(crate) lax_cookie_names: bool,
     /// The cookie carries `Domain=<request host>` (and so is named `sid`).
     pub(crate) domain_scope: bool,
     /// Ids are a counter: `sess-000001`, `sess-000002`, ...
@@ -152,6 +156,7 @@ impl Default for Weaknesses {
             samesite_none: false,
             no_samesite: false,
             no_prefix: false,
+            lax_cookie_names: false,
             domain_scope: false,
             predictable_ids: false,
             no_rotation_on_login: false,
@@ -184,6 +189,7 @@ impl Weaknesses {
             "samesite_none" => &mut w.samesite_none,
             "no_samesite" => &mut w.no_samesite,
             "no_prefix" => &mut w.no_prefix,
+            "lax_cookie_names" => &mut w.lax_cookie_names,
             "domain_scope" => &mut w.domain_scope,
             "predictable_ids" => &mut w.predictable_ids,
             "no_rotation_on_login" => &mut w.no_rotation_on_login,
@@ -359,15 +365,45 @@ fn well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The first value of cookie `name` in the request's `Cookie` headers.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The first value of cookie `name` in the request's `Cookie` headers: by exact name, or, with
+/// `lax`, as a lax parser reads it (Unicode whitespace and a BOM trimmed, %-decoded, any case).
+fn cookie_value(headers: &HeaderMap, name: &str, lax: bool) -> Option<String> {
+    let fold = |k: &str| -> String {
+        let k = k.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        let decoded: String = match k
+            .strip_prefix('%')
+            .and_then(|r| r.get(..2).map(|h| (h, &r[2..])))
+        {
+            Some((hex, rest)) => u8::from_str_radix(hex, 16)
+                .map(|b| format!("{}{rest}", char::from(b)))
+                .unwrap_or_else(|_| k.to_owned()),
+            None => k.to_owned(),
+        };
+        decoded.to_ascii_lowercase()
+    };
     headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter_map(|v| {
+            if lax {
+                Some(String::from_utf8_lossy(v.as_bytes()).into_owned())
+            } else {
+                v.to_str().ok().map(str::to_owned)
+            }
+        })
+        .flat_map(|v| v.split(';').map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|pair| {
+            pair.trim_matches([' ', '\t'])
+                .split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .find(|(k, _)| {
+            if lax {
+                fold(k) == name.to_ascii_lowercase()
+            } else {
+                k == name
+            }
+        })
         .map(|(_, v)| v.trim().to_owned())
 }
 
@@ -427,7 +463,9 @@ impl App {
     /// The ids the request presents, in the order they are tried: the cookie, then (only with
     /// `id_in_url`) the `sid` query parameter.
     fn presented(&self, headers: &HeaderMap, query: &Params) -> Vec<String> {
-        let mut ids: Vec<String> = cookie_value(headers, &self.cookie).into_iter().collect();
+        let mut ids: Vec<String> = cookie_value(headers, &self.cookie, self.w.lax_cookie_names)
+            .into_iter()
+            .collect();
         if self.w.id_in_url {
             ids.extend(query.get("sid").cloned());
         }
@@ -451,7 +489,9 @@ impl App {
             return Some(id.clone());
         }
         if self.w.adopts_unknown_ids {
-            if let Some(id) = cookie_value(headers, &self.cookie).filter(|id| well_formed(id)) {
+            if let Some(id) = cookie_value(headers, &self.cookie, self.w.lax_cookie_names)
+                .filter(|id| well_formed(id))
+            {
                 let s = Session {
                     adopted: true,
                     ..Session::new()
@@ -474,7 +514,7 @@ impl App {
         if let Some(id) = self.current(inner, headers, query) {
             return (id, false);
         }
-        let avoid = cookie_value(headers, &self.cookie);
+        let avoid = cookie_value(headers, &self.cookie, self.w.lax_cookie_names);
         (self.create(inner, Session::new(), avoid.as_deref()), true)
     }
 
