@@ -19,29 +19,23 @@ struct Variant {
     bypass: bool,
 }
 
+/// Characters a lax parser strips around a name and a browser keeps: (label, before, after).
+const SPACES: [(&str, &str, &str); 4] = [
+    ("leading U+2000 (en quad)", "\u{2000}", ""),
+    ("leading U+00A0 (no-break space)", "\u{a0}", ""),
+    ("leading U+FEFF (zero-width no-break space)", "\u{feff}", ""),
+    ("trailing U+3000 (ideographic space)", "", "\u{3000}"),
+];
+
 fn variants(name: &str) -> Vec<Variant> {
-    let mut out = vec![
-        Variant {
-            label: "leading U+2000 (en quad)",
-            name: format!("\u{2000}{name}"),
+    let mut out: Vec<Variant> = SPACES
+        .iter()
+        .map(|(label, before, after)| Variant {
+            label,
+            name: format!("{before}{name}{after}"),
             bypass: true,
-        },
-        Variant {
-            label: "leading U+00A0 (no-break space)",
-            name: format!("\u{a0}{name}"),
-            bypass: true,
-        },
-        Variant {
-            label: "leading U+FEFF (zero-width no-break space)",
-            name: format!("\u{feff}{name}"),
-            bypass: true,
-        },
-        Variant {
-            label: "trailing U+3000 (ideographic space)",
-            name: format!("{name}\u{3000}"),
-            bypass: true,
-        },
-    ];
+        })
+        .collect();
     if let Some(first) = name.chars().next().filter(char::is_ascii) {
         out.push(Variant {
             label: "first character %-encoded",
