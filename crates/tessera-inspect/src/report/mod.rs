@@ -146,9 +146,34 @@ impl Report {
         self.summary.fail > 0
     }
 
-    /// The JSON form.
+    /// The JSON form. Bidi controls from the target are written as visible `\u{…}` text
+    /// (JSON escapes control characters itself), so a viewer cannot be made to show evidence
+    /// reordered.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+        serde_json::to_string_pretty(&self.without_bidi()).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// This report with every target-controlled string's bidi controls made visible.
+    fn without_bidi(&self) -> Report {
+        let fix = |s: &str| -> String {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                if !c.is_control() && text::is_hidden_control(c) {
+                    out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        let mut r = self.clone();
+        r.target = fix(&r.target);
+        r.session_cookie = r.session_cookie.as_deref().map(fix);
+        for f in &mut r.findings {
+            f.evidence = fix(&f.evidence);
+            f.title = fix(&f.title);
+        }
+        r
     }
 }
 
@@ -164,12 +189,41 @@ impl Report {
     /// The SARIF 2.1.0 form (pretty JSON), for code-scanning dashboards: one run, one rule per
     /// check, one result per failed or warning finding.
     pub fn to_sarif(&self) -> String {
-        sarif::render(self)
+        sarif::render(&self.without_bidi())
     }
 
     /// A self-contained HTML page (inline CSS, no scripts), with the per-bit entropy chart as
     /// inline SVG when `entropy_bits` is set. Every string from the report is escaped.
     pub fn to_html(&self) -> String {
         html::render(self)
+    }
+}
+
+#[cfg(test)]
+mod bidi_tests {
+    use super::*;
+
+    #[test]
+    fn machine_formats_never_carry_a_raw_bidi_control() {
+        let f = Finding {
+            id: "cookie-secure".into(),
+            status: Status::Fail,
+            severity: Severity::High,
+            title: "t".into(),
+            evidence: "Set-Cookie: sid=\u{202e}gnp.exe\u{1b}[31m".into(),
+            references: vec![],
+        };
+        let r = Report::new(
+            "http://h/\u{2066}x".into(),
+            Some("sid\u{202e}".into()),
+            vec![f],
+        );
+        for out in [r.to_json(), r.to_sarif()] {
+            assert!(
+                !out.contains('\u{202e}') && !out.contains('\u{2066}') && !out.contains('\u{1b}'),
+                "{out}"
+            );
+            assert!(out.contains("\\\\u{202e}"), "{out}");
+        }
     }
 }
