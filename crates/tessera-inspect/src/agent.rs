@@ -330,11 +330,26 @@ impl User {
         fields: &[(String, String)],
         follow: bool,
     ) -> Result<Page, AgentError> {
+        self.send_with(method, path, fields, follow, &[]).await
+    }
+
+    /// [`User::send`] with extra request headers on the first request (a cross-site
+    /// `Origin`, say); redirects are followed without them.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        fields: &[(String, String)],
+        follow: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<Page, AgentError> {
+        let mut extra = headers;
         let mut url = self.agent.join(path)?;
         let mut method = method;
         let mut fields = fields.to_vec();
         for _ in 0..=MAX_REDIRECTS {
-            let page = self.once(method, &url, &fields).await?;
+            let page = self.once(method, &url, &fields, extra).await?;
+            extra = &[];
             let target = page.location.as_ref().and_then(|l| url.join(l).ok());
             match target {
                 Some(next) if follow && (300..400).contains(&page.status) => {
@@ -359,6 +374,7 @@ impl User {
         method: Method,
         url: &Url,
         fields: &[(String, String)],
+        headers: &[(&str, &str)],
     ) -> Result<Page, AgentError> {
         self.agent.limiter.acquire().await?;
         let mut url = url.clone();
@@ -373,6 +389,9 @@ impl User {
         };
         if let Some(cookies) = self.cookie_header() {
             req = req.header(COOKIE, cookies);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         self.agent.record(|s| s.urls.push(url.to_string()));
         // Errors name the URL without its query: a probe may carry a session token there.

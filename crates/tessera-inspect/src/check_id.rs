@@ -27,6 +27,8 @@ pub enum CheckId {
     FixationRotation,
     /// `fixation-strict`
     FixationStrict,
+    /// `login-csrf`
+    LoginCsrf,
     /// `logout-invalidation`
     LogoutInvalidation,
     /// `logout-clears-cookie`
@@ -54,7 +56,7 @@ pub struct UnknownCheck(pub String);
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 18] = [
+    pub const ALL: [CheckId; 19] = [
         Self::CookieSecure,
         Self::CookieHttpOnly,
         Self::CookieSamesite,
@@ -64,6 +66,7 @@ impl CheckId {
         Self::IdEntropy,
         Self::FixationRotation,
         Self::FixationStrict,
+        Self::LoginCsrf,
         Self::LogoutInvalidation,
         Self::LogoutClearsCookie,
         Self::PasswordChangeInvalidation,
@@ -87,6 +90,7 @@ impl CheckId {
             Self::IdEntropy => "id-entropy",
             Self::FixationRotation => "fixation-rotation",
             Self::FixationStrict => "fixation-strict",
+            Self::LoginCsrf => "login-csrf",
             Self::LogoutInvalidation => "logout-invalidation",
             Self::LogoutClearsCookie => "logout-clears-cookie",
             Self::PasswordChangeInvalidation => "password-change-invalidation",
@@ -111,6 +115,7 @@ impl CheckId {
             Self::IdEntropy => "Session tokens are unpredictable (at least 128 bits of entropy)",
             Self::FixationRotation => "Login issues a new session token and kills the pre-login one",
             Self::FixationStrict => "A token the app never issued is not adopted at login",
+            Self::LoginCsrf => "A login posted from another site does not sign the browser in",
             Self::LogoutInvalidation => "Logout ends the session on the server",
             Self::LogoutClearsCookie => "Logout removes the session cookie from the browser",
             Self::PasswordChangeInvalidation => "A password change ends the user's other sessions",
@@ -135,6 +140,7 @@ impl CheckId {
             Self::IdEntropy => Severity::Critical,
             Self::FixationRotation => Severity::High,
             Self::FixationStrict => Severity::High,
+            Self::LoginCsrf => Severity::Medium,
             Self::LogoutInvalidation => Severity::High,
             Self::LogoutClearsCookie => Severity::Low,
             Self::PasswordChangeInvalidation => Severity::High,
@@ -167,6 +173,11 @@ impl CheckId {
                 "WSTG-SESS-03",
                 "OWASP Session Management Cheat Sheet: strict session management",
                 "CWE-384",
+            ],
+            Self::LoginCsrf => &[
+                "WSTG-SESS-05",
+                "OWASP CSRF Prevention Cheat Sheet: login CSRF",
+                "CWE-352",
             ],
             Self::LogoutInvalidation => &["WSTG-SESS-06", "ASVS 5.0 7.4.1", "CWE-613"],
             Self::LogoutClearsCookie => &["WSTG-SESS-06", "ASVS 5.0 14.3.1"],

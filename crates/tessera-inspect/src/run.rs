@@ -132,6 +132,9 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             checks::fixation_strict(&ctx).await,
         ));
     }
+    if wants(CheckId::LoginCsrf) {
+        found.push(finding(CheckId::LoginCsrf, checks::login_csrf(&ctx).await));
+    }
     if wants(CheckId::LogoutInvalidation) || wants(CheckId::LogoutClearsCookie) {
         let (invalidated, cleared) = checks::logout(&ctx).await;
         found.push(finding(CheckId::LogoutInvalidation, invalidated));

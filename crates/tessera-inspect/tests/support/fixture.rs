@@ -82,6 +82,7 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
     ("domain_scope", "cookie-scope", &["cookie-prefix"]),
     ("predictable_ids", "id-entropy", &[]),
     ("no_rotation_on_login", "fixation-rotation", &[]),
+    ("no_login_csrf", "login-csrf", &[]),
     ("adopts_unknown_ids", "fixation-strict", &[]),
     ("logout_keeps_session", "logout-invalidation", &[]),
     (
@@ -122,6 +123,9 @@ pub(crate) struct Weaknesses {
     pub(crate) predictable_ids: bool,
     /// Login keeps the pre-login id.
     pub(crate) no_rotation_on_login: bool,
+    /// Login takes a post without the form's `csrf` field (and from a browser that never loaded
+    /// the form): login CSRF.
+    pub(crate) no_login_csrf: bool,
     /// Any well-formed id a client sends (1–128 of `[A-Za-z0-9_-]`) is taken, and a session is
     /// created under it; the app counts such an id as the client's own, so login signs in under
     /// it instead of rotating it (ids the app issued itself are still rotated at login). See the
@@ -160,6 +164,7 @@ impl Default for Weaknesses {
             domain_scope: false,
             predictable_ids: false,
             no_rotation_on_login: false,
+            no_login_csrf: false,
             adopts_unknown_ids: false,
             logout_keeps_session: false,
             password_change_keeps_others: false,
@@ -193,6 +198,7 @@ impl Weaknesses {
             "domain_scope" => &mut w.domain_scope,
             "predictable_ids" => &mut w.predictable_ids,
             "no_rotation_on_login" => &mut w.no_rotation_on_login,
+            "no_login_csrf" => &mut w.no_login_csrf,
             "adopts_unknown_ids" => &mut w.adopts_unknown_ids,
             "logout_keeps_session" => &mut w.logout_keeps_session,
             "password_change_keeps_others" => &mut w.password_change_keeps_others,
@@ -698,7 +704,7 @@ async fn login(
     let mut inner = app.lock();
     let (id, new) = app.current_or_new(&mut inner, &headers, &q);
     let cookie = new.then(|| app.set_cookie(&headers, Some(&id)));
-    if new || !csrf_ok(&inner, &id, &f) {
+    if !app.w.no_login_csrf && (new || !csrf_ok(&inner, &id, &f)) {
         let csrf = csrf_of(&inner, &id);
         let body = login_page(&csrf, Some("The form expired; please try again."));
         return app.respond(StatusCode::FORBIDDEN, cookie, None, Some(body));
