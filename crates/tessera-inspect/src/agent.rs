@@ -72,13 +72,69 @@ pub struct SeenCookie {
     pub header: String,
 }
 
-/// Everything observed so far, shared by all users of one agent.
+/// Bytes of distinct URLs kept for the whole run (a hostile target can link millions).
+pub const MAX_SEEN_URL_BYTES: usize = 32 * 1024 * 1024;
+/// Longest URL kept whole; a longer one is cut (at a character boundary).
+const MAX_URL_BYTES: usize = 64 * 1024;
+/// `Set-Cookie` headers kept for the whole run (the earliest: the login's are what the cookie
+/// checks read).
+pub const MAX_SEEN_COOKIES: usize = 2_000;
+/// Longest `Set-Cookie` header kept whole (browsers store at most 4,096 bytes of a cookie).
+const MAX_COOKIE_HEADER_BYTES: usize = 8 * 1024;
+
+/// Everything observed so far, shared by all users of one agent; bounded whatever the target
+/// sends, and counted where it was cut.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// Every URL seen: requested, redirected to, or linked from a page.
-    pub urls: Vec<String>,
-    /// Every `Set-Cookie` received.
+    /// Every distinct URL seen (requested, redirected to, or linked from a page), up to
+    /// [`MAX_SEEN_URL_BYTES`].
+    pub urls: std::collections::BTreeSet<String>,
+    url_bytes: usize,
+    /// URLs not kept because the budget was spent.
+    pub urls_dropped: usize,
+    /// The first [`MAX_SEEN_COOKIES`] `Set-Cookie` headers received.
     pub set_cookies: Vec<SeenCookie>,
+    /// `Set-Cookie` headers not kept.
+    pub cookies_dropped: usize,
+}
+
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+impl Seen {
+    /// Keeps `url` if it is new and the budget allows.
+    fn url(&mut self, url: String) {
+        let url = cut(url, MAX_URL_BYTES);
+        if self.urls.contains(&url) {
+            return;
+        }
+        if self.url_bytes + url.len() > MAX_SEEN_URL_BYTES {
+            self.urls_dropped += 1;
+            return;
+        }
+        self.url_bytes += url.len();
+        self.urls.insert(url);
+    }
+
+    /// Keeps a `Set-Cookie` header while there is room.
+    fn cookie(&mut self, path: &str, header: &str) {
+        if self.set_cookies.len() >= MAX_SEEN_COOKIES {
+            self.cookies_dropped += 1;
+            return;
+        }
+        self.set_cookies.push(SeenCookie {
+            path: cut(path.to_owned(), MAX_URL_BYTES),
+            header: cut(header.to_owned(), MAX_COOKIE_HEADER_BYTES),
+        });
+    }
 }
 
 struct Limiter {
@@ -216,12 +272,21 @@ impl Agent {
             .min(self.limiter.max)
     }
 
-    /// A copy of everything observed so far.
+    /// A copy of everything observed so far: the distinct URLs (sorted) and the `Set-Cookie`
+    /// headers kept.
     pub fn seen(&self) -> (Vec<String>, Vec<SeenCookie>) {
         match self.seen.lock() {
-            Ok(s) => (s.urls.clone(), s.set_cookies.clone()),
+            Ok(s) => (s.urls.iter().cloned().collect(), s.set_cookies.clone()),
             Err(_) => (Vec::new(), Vec::new()),
         }
+    }
+
+    /// URLs and `Set-Cookie` headers not kept because their budgets were spent.
+    pub fn dropped(&self) -> (usize, usize) {
+        self.seen
+            .lock()
+            .map(|s| (s.urls_dropped, s.cookies_dropped))
+            .unwrap_or((0, 0))
     }
 
     fn record(&self, f: impl FnOnce(&mut Seen)) {
@@ -285,12 +350,7 @@ impl User {
     fn absorb(&mut self, path: &str, headers: &HeaderMap) {
         for value in headers.get_all(SET_COOKIE) {
             let Ok(text) = value.to_str() else { continue };
-            self.agent.record(|s| {
-                s.set_cookies.push(SeenCookie {
-                    path: path.to_owned(),
-                    header: text.to_owned(),
-                })
-            });
+            self.agent.record(|s| s.cookie(path, text));
             let Ok(c) = cookie::Cookie::parse(text) else {
                 continue;
             };
@@ -393,7 +453,7 @@ impl User {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        self.agent.record(|s| s.urls.push(url.to_string()));
+        self.agent.record(|s| s.url(url.to_string()));
         // Errors name the URL without its query: a probe may carry a session token there.
         let shown = redacted(&url);
         let unreachable = |e: reqwest::Error| AgentError::Unreachable {
@@ -409,7 +469,7 @@ impl User {
             .and_then(|l| l.to_str().ok())
             .map(str::to_owned);
         if let Some(l) = &location {
-            self.agent.record(|s| s.urls.push(l.clone()));
+            self.agent.record(|s| s.url(l.clone()));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
@@ -426,7 +486,11 @@ impl User {
             .is_some_and(|t| t.contains("html"));
         if is_html {
             let links = links_in(&body);
-            self.agent.record(|s| s.urls.extend(links));
+            self.agent.record(|s| {
+                for l in links {
+                    s.url(l);
+                }
+            });
         }
         Ok(Page {
             status,
@@ -511,6 +575,31 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_seen_stays_bounded_whatever_the_target_sends() {
+        let mut seen = Seen::default();
+        // A link flood: a million distinct 100-byte URLs, and the same one a million times.
+        for i in 0..1_000_000 {
+            seen.url(format!("/{i:099}"));
+            seen.url("/same".into());
+        }
+        let kept: usize = seen.urls.iter().map(String::len).sum();
+        assert!(kept <= MAX_SEEN_URL_BYTES, "{kept}");
+        assert!(seen.urls_dropped > 0 && seen.urls.contains("/same"));
+        // One 1 MB URL is cut, not kept whole.
+        seen.urls.clear();
+        seen.url_bytes = 0;
+        seen.url("x".repeat(1 << 20));
+        assert!(seen.urls.iter().all(|u| u.len() <= MAX_URL_BYTES));
+        // A cookie flood: 90 cookies of 3.9 KB on each of 5,000 responses.
+        let big = format!("c={}", "v".repeat(3_900));
+        for _ in 0..(90 * 5_000) {
+            seen.cookie("/", &big);
+        }
+        assert_eq!(seen.set_cookies.len(), MAX_SEEN_COOKIES);
+        assert_eq!(seen.cookies_dropped, 90 * 5_000 - MAX_SEEN_COOKIES);
+    }
 
     #[test]
     fn errors_never_show_the_query() {

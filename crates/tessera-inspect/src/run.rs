@@ -21,6 +21,10 @@ pub struct Options {
     pub limits: Limits,
     /// Print a progress bar on stderr while sampling.
     pub progress: bool,
+    /// The whole run's deadline, from the start of the login (default 30 minutes): a check
+    /// still running then is stopped and reported as not run, so a target that answers each
+    /// request slowly cannot keep the inspector going for ever.
+    pub max_time: Duration,
 }
 
 impl Default for Options {
@@ -31,6 +35,7 @@ impl Default for Options {
             checks: None,
             limits: Limits::default(),
             progress: false,
+            max_time: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -59,6 +64,7 @@ impl InspectError {
 
 /// Inspects `target`: signs in, runs the selected checks, returns the report.
 pub async fn inspect(target: &Target, options: &Options) -> Result<Report, InspectError> {
+    let deadline = tokio::time::Instant::now() + options.max_time;
     let selected: Vec<CheckId> = match &options.checks {
         None => CheckId::ALL.to_vec(),
         Some(list) => CheckId::ALL
@@ -73,7 +79,20 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     }
     let agent = Agent::new(target.base_url.clone(), target.tls_insecure, options.limits)
         .map_err(|e| InspectError::Login(LoginError::Unreachable(e)))?;
-    let (baseline, cookie) = login(agent.user(), target, target.session_cookie.as_deref()).await?;
+    let (baseline, cookie) = match tokio::time::timeout_at(
+        deadline,
+        login(agent.user(), target, target.session_cookie.as_deref()),
+    )
+    .await
+    {
+        Ok(signed_in) => signed_in?,
+        Err(_) => {
+            return Err(InspectError::Login(LoginError::Rejected {
+                step: "login".into(),
+                received: "no answer before --max-time".into(),
+            }))
+        }
+    };
     let ctx = Ctx {
         agent: &agent,
         target,
@@ -95,89 +114,115 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     let mut entropy_bits = None;
     if wants(CheckId::IdEntropy) {
         let mut bar = Progress::new(options.progress);
-        let v = match checks::sample_tokens(
-            &ctx,
-            options.samples,
-            options.sample_budget,
-            |done, total| bar.show(done, total),
+        let sampled = tokio::time::timeout_at(
+            deadline,
+            checks::sample_tokens(
+                &ctx,
+                options.samples,
+                options.sample_budget,
+                |done, total| bar.show(done, total),
+            ),
         )
-        .await
-        {
-            Ok(samples) => {
+        .await;
+        let v = match sampled {
+            Ok(Ok(samples)) => {
                 bar.done();
                 tokens.extend(samples.iter().cloned());
                 let (v, bits) = crate::checks::entropy::judge(&samples, options.samples);
                 entropy_bits = bits;
                 v
             }
-            Err(e) => error_verdict(e),
+            Ok(Err(e)) => error_verdict(e),
+            Err(_) => not_run(),
         };
         found.push(finding(CheckId::IdEntropy, v));
     }
     if wants(CheckId::CookieNameLookalike) {
         found.push(finding(
             CheckId::CookieNameLookalike,
-            checks::cookie_name_lookalike(&ctx).await,
+            within(deadline, checks::cookie_name_lookalike(&ctx)).await,
         ));
     }
     if wants(CheckId::FixationRotation) {
         found.push(finding(
             CheckId::FixationRotation,
-            checks::fixation_rotation(&ctx).await,
+            within(deadline, checks::fixation_rotation(&ctx)).await,
         ));
     }
     if wants(CheckId::FixationStrict) {
         found.push(finding(
             CheckId::FixationStrict,
-            checks::fixation_strict(&ctx).await,
+            within(deadline, checks::fixation_strict(&ctx)).await,
         ));
     }
     if wants(CheckId::LoginCsrf) {
-        found.push(finding(CheckId::LoginCsrf, checks::login_csrf(&ctx).await));
+        found.push(finding(
+            CheckId::LoginCsrf,
+            within(deadline, checks::login_csrf(&ctx)).await,
+        ));
     }
     if wants(CheckId::LogoutInvalidation) || wants(CheckId::LogoutClearsCookie) {
-        let (invalidated, cleared) = checks::logout(&ctx).await;
+        let (invalidated, cleared) =
+            match tokio::time::timeout_at(deadline, checks::logout(&ctx)).await {
+                Ok(pair) => pair,
+                Err(_) => (not_run(), not_run()),
+            };
         found.push(finding(CheckId::LogoutInvalidation, invalidated));
         found.push(finding(CheckId::LogoutClearsCookie, cleared));
     }
     if wants(CheckId::PrivilegeRotation) {
         found.push(finding(
             CheckId::PrivilegeRotation,
-            checks::privilege_rotation(&ctx).await,
+            within(deadline, checks::privilege_rotation(&ctx)).await,
         ));
     }
     if wants(CheckId::RotationRace) {
         found.push(finding(
             CheckId::RotationRace,
-            checks::rotation_race(&ctx).await,
+            within(deadline, checks::rotation_race(&ctx)).await,
         ));
     }
     if wants(CheckId::CacheControl) {
         found.push(finding(
             CheckId::CacheControl,
-            checks::cache_control(&ctx).await,
+            within(deadline, checks::cache_control(&ctx)).await,
         ));
     }
     if wants(CheckId::Hsts) {
-        found.push(finding(CheckId::Hsts, checks::hsts(&ctx).await));
+        found.push(finding(
+            CheckId::Hsts,
+            within(deadline, checks::hsts(&ctx)).await,
+        ));
     }
-    if let Some(task) = idle {
-        let v = task
-            .await
-            .unwrap_or_else(|e| checks_error(format!("the idle check stopped: {e}")));
+    if let Some(mut task) = idle {
+        let v = match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(done) => {
+                done.unwrap_or_else(|e| checks_error(format!("the idle check stopped: {e}")))
+            }
+            Err(_) => {
+                task.abort();
+                not_run()
+            }
+        };
         found.push(finding(CheckId::IdleTimeout, v));
     }
     if wants(CheckId::PasswordChangeInvalidation) {
         found.push(finding(
             CheckId::PasswordChangeInvalidation,
-            checks::password_change(&ctx).await,
+            // Never cut short: it changes the password and must always change it back. It runs
+            // only when the deadline has not passed yet.
+            if tokio::time::Instant::now() < deadline {
+                checks::password_change(&ctx).await
+            } else {
+                not_run()
+            },
         ));
     }
     // Last, so every URL the other checks saw is examined.
     if wants(CheckId::IdInUrl) {
         found.push(finding(
             CheckId::IdInUrl,
-            checks::id_in_url(&ctx, &tokens).await,
+            within(deadline, checks::id_in_url(&ctx, &tokens)).await,
         ));
     }
     found.retain(|f| selected.iter().any(|id| id.as_str() == f.id));
@@ -185,6 +230,23 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     let mut report = Report::new(target.base_url.to_string(), Some(cookie), found);
     report.entropy_bits = entropy_bits;
     Ok(report)
+}
+
+/// A check cut short by `--max-time`.
+fn not_run() -> checks::CheckOutcome {
+    checks_error(
+        "not run to the end: the run's --max-time was reached (this report is partial)".into(),
+    )
+}
+
+/// `check`, or [`not_run`] if the deadline comes first.
+async fn within(
+    deadline: tokio::time::Instant,
+    check: impl std::future::Future<Output = checks::CheckOutcome>,
+) -> checks::CheckOutcome {
+    tokio::time::timeout_at(deadline, check)
+        .await
+        .unwrap_or_else(|_| not_run())
 }
 
 fn error_verdict(e: AgentError) -> checks::CheckOutcome {

@@ -108,6 +108,41 @@ async fn hardened_fixture_passes_every_check() {
     assert!(!report.has_failures());
 }
 
+/// `--max-time` bounds the whole run: what had not finished is reported as not run, every
+/// check still has a finding, and the report is a report, not a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_deadline_cuts_checks_short_and_says_so() {
+    let mut w = Weaknesses::hardened();
+    w.idle_timeout = Some(IDLE);
+    let fx = start(w).await;
+    let options = Options {
+        max_time: Duration::from_millis(1500),
+        samples: 2_000,
+        ..options()
+    };
+    let report = inspect(&target(&fx.base_url), &options).await.unwrap();
+    assert_eq!(
+        fx.password(),
+        "wonderland",
+        "a cut run still reverts the password"
+    );
+    assert_eq!(
+        report.findings.len(),
+        tessera_inspect::checks::CheckId::ALL.len()
+    );
+    let cut: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.evidence.contains("--max-time"))
+        .map(|f| f.id.as_str())
+        .collect();
+    assert!(!cut.is_empty(), "{}", explain(&report));
+    assert!(cut.iter().all(|id| report
+        .findings
+        .iter()
+        .any(|f| f.id == *id && f.status == Status::Error)));
+}
+
 /// ASVS 5.0 3.3.1 asks for `__Host-` or `__Secure-`: a `Secure` `__Secure-` cookie passes
 /// (the evidence says `__Host-` is stricter); only a name with neither prefix warns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

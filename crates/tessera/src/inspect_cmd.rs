@@ -46,6 +46,10 @@ pub(crate) struct Args {
     /// Most requests in the whole run.
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     pub(crate) max_requests: u64,
+    /// Stop the whole run after this many seconds (from the login); checks still running are
+    /// reported as not run, and the report says it is partial.
+    #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) max_time: u64,
     /// Accept a self-signed TLS certificate (same as tls_insecure = true in the target file).
     #[arg(long)]
     pub(crate) insecure: bool,
@@ -78,6 +82,7 @@ fn inspect_and_report(args: Args) -> ExitCode {
             timeout: Duration::from_secs(15),
         },
         progress: std::io::stderr().is_terminal(),
+        max_time: Duration::from_secs(args.max_time),
     };
     let report = match crate::block_on(inspect(&target, &options)) {
         Ok(Ok(r)) => r,

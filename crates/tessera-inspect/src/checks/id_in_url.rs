@@ -53,5 +53,11 @@ pub(crate) async fn id_in_url(ctx: &Ctx<'_>, tokens: &[String]) -> CheckOutcome 
             Err(e) => return error(e),
         }
     }
-    verdict(Status::Pass, format!("no token in {} URLs seen; the token is not accepted from the query string ({} parameter names tried)", urls.len(), names.len()))
+    let (dropped, _) = ctx.agent.dropped();
+    let unread = if dropped > 0 {
+        format!(" ({dropped} more URLs were not kept: the run's URL budget was spent)")
+    } else {
+        String::new()
+    };
+    verdict(Status::Pass, format!("no token in {} URLs seen{unread}; the token is not accepted from the query string ({} parameter names tried)", urls.len(), names.len()))
 }
