@@ -346,7 +346,18 @@ async fn sign_out_during_an_outage_lands_when_the_store_returns() {
     );
     let landed = gone_within_5s(&store.inner, &issued.session.id()).await;
     assert!(landed, "the queued end never reached the store");
-    let kinds: Vec<_> = events.events().into_iter().map(|e| e.kind).collect();
+    // The retry task emits `Ended` just after its delete returns, on another worker thread:
+    // wait for the event, bounded, rather than read the sink at the instant the row is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let kinds = loop {
+        let kinds: Vec<_> = events.events().into_iter().map(|e| e.kind).collect();
+        if kinds.contains(&EventKind::Ended(EndReason::Logout))
+            || std::time::Instant::now() > deadline
+        {
+            break kinds;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert!(kinds.contains(&EventKind::EndPending));
     assert!(kinds.contains(&EventKind::Ended(EndReason::Logout)));
 }
