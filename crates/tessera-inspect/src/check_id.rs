@@ -21,6 +21,8 @@ pub enum CheckId {
     CookieScope,
     /// `cookie-name-lookalike`
     CookieNameLookalike,
+    /// `cookie-tossing`
+    CookieTossing,
     /// `id-entropy`
     IdEntropy,
     /// `fixation-rotation`
@@ -56,13 +58,14 @@ pub struct UnknownCheck(pub String);
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 19] = [
+    pub const ALL: [CheckId; 20] = [
         Self::CookieSecure,
         Self::CookieHttpOnly,
         Self::CookieSamesite,
         Self::CookiePrefix,
         Self::CookieScope,
         Self::CookieNameLookalike,
+        Self::CookieTossing,
         Self::IdEntropy,
         Self::FixationRotation,
         Self::FixationStrict,
@@ -87,6 +90,7 @@ impl CheckId {
             Self::CookiePrefix => "cookie-prefix",
             Self::CookieScope => "cookie-scope",
             Self::CookieNameLookalike => "cookie-name-lookalike",
+            Self::CookieTossing => "cookie-tossing",
             Self::IdEntropy => "id-entropy",
             Self::FixationRotation => "fixation-rotation",
             Self::FixationStrict => "fixation-strict",
@@ -112,6 +116,7 @@ impl CheckId {
             Self::CookiePrefix => "Session cookie name has the __Host- or __Secure- prefix",
             Self::CookieScope => "Session cookie is scoped to this host only",
             Self::CookieNameLookalike => "Only the exact session cookie name is read (no look-alike name signs anyone in)",
+            Self::CookieTossing => "A duplicated session cookie is not served by position (no session swap by cookie tossing)",
             Self::IdEntropy => "Session tokens are unpredictable (at least 128 bits of entropy)",
             Self::FixationRotation => "Login issues a new session token and kills the pre-login one",
             Self::FixationStrict => "A token the app never issued is not adopted at login",
@@ -137,6 +142,7 @@ impl CheckId {
             Self::CookiePrefix => Severity::Low,
             Self::CookieScope => Severity::Medium,
             Self::CookieNameLookalike => Severity::High,
+            Self::CookieTossing => Severity::High,
             Self::IdEntropy => Severity::Critical,
             Self::FixationRotation => Severity::High,
             Self::FixationStrict => Severity::High,
@@ -166,6 +172,12 @@ impl CheckId {
                 "ASVS 5.0 3.3.1",
                 "\"Cookie Chaos\" prefix bypass (Unicode whitespace in cookie names)",
                 "CWE-565",
+            ],
+            Self::CookieTossing => &[
+                "WSTG-SESS-02",
+                "ASVS 5.0 3.3.1",
+                "Cookie tossing (Squarcina et al., USENIX Security 2023)",
+                "CWE-384",
             ],
             Self::IdEntropy => &["WSTG-SESS-01", "ASVS 5.0 7.2.3", "CWE-331"],
             Self::FixationRotation => &["WSTG-SESS-03", "ASVS 5.0 7.2.4", "CWE-384"],

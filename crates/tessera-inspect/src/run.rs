@@ -143,6 +143,12 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             within(deadline, checks::cookie_name_lookalike(&ctx)).await,
         ));
     }
+    if wants(CheckId::CookieTossing) {
+        found.push(finding(
+            CheckId::CookieTossing,
+            within(deadline, checks::cookie_tossing(&ctx)).await,
+        ));
+    }
     if wants(CheckId::FixationRotation) {
         found.push(finding(
             CheckId::FixationRotation,

@@ -143,6 +143,36 @@ async fn the_run_deadline_cuts_checks_short_and_says_so() {
         .any(|f| f.id == *id && f.status == Status::Error)));
 }
 
+/// Picking a duplicated, unprefixed session cookie by position is a session swap: fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_cookie_wins_on_a_plain_name_is_a_session_swap() {
+    let w = Weaknesses {
+        first_cookie_wins: true,
+        no_prefix: true,
+        ..Weaknesses::hardened()
+    };
+    let (report, statuses, cookie) = audit(w).await;
+    assert_eq!(cookie, "sid");
+    assert_eq!(
+        statuses["cookie-tossing"],
+        Status::Fail,
+        "{}",
+        explain(&report)
+    );
+    // The plain name alone (hardened parser): duplicates are refused, a pass.
+    let plain = Weaknesses {
+        no_prefix: true,
+        ..Weaknesses::hardened()
+    };
+    let (report, statuses, _) = audit(plain).await;
+    assert_eq!(
+        statuses["cookie-tossing"],
+        Status::Pass,
+        "{}",
+        explain(&report)
+    );
+}
+
 /// ASVS 5.0 3.3.1 asks for `__Host-` or `__Secure-`: a `Secure` `__Secure-` cookie passes
 /// (the evidence says `__Host-` is stricter); only a name with neither prefix warns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,9 +227,10 @@ async fn each_weakness_flips_exactly_its_check() {
             explain(&report)
         );
         // The flipped check now reports the weakness: fail, or warn where the rule is a warning
-        // (a missing prefix; a Domain equal to the host, as an IP address allows no broader one).
+        // (a missing prefix; a Domain equal to the host, as an IP address allows no broader one;
+        // picking a duplicated __Host- cookie by position, which siblings cannot exploit).
         let want = match check {
-            "cookie-prefix" | "cookie-scope" => Status::Warn,
+            "cookie-prefix" | "cookie-scope" | "cookie-tossing" => Status::Warn,
             _ => Status::Fail,
         };
         assert_eq!(statuses[check], want, "switch {name}\n{}", explain(&report));

@@ -22,6 +22,7 @@ mod logout;
 mod lookalike;
 mod password_change;
 mod rotation;
+mod tossing;
 
 pub(crate) use cache_control::cache_control;
 pub(crate) use cookie::cookie_checks;
@@ -35,6 +36,7 @@ pub(crate) use logout::logout;
 pub(crate) use lookalike::cookie_name_lookalike;
 pub(crate) use password_change::password_change;
 pub(crate) use rotation::{privilege_rotation, rotation_race};
+pub(crate) use tossing::cookie_tossing;
 
 /// What a check's finding says, before the id, title and references are attached.
 pub(crate) struct CheckOutcome {

@@ -79,6 +79,7 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
     ("no_samesite", "cookie-samesite", &[]),
     ("no_prefix", "cookie-prefix", &[]),
     ("lax_cookie_names", "cookie-name-lookalike", &[]),
+    ("first_cookie_wins", "cookie-tossing", &[]),
     ("domain_scope", "cookie-scope", &["cookie-prefix"]),
     ("predictable_ids", "id-entropy", &[]),
     ("no_rotation_on_login", "fixation-rotation", &[]),
@@ -117,6 +118,9 @@ pub(crate) struct Weaknesses {
     /// The cookie parser folds names a browser keeps apart into the session cookie's: Unicode
     /// whitespace trimmed (as `str::trim` does), names %-decoded and compared ignoring case.
     pub(crate) lax_cookie_names: bool,
+    /// A request carrying the session cookie's name twice is served by the first copy (the
+    /// hardened app serves neither).
+    pub(crate) first_cookie_wins: bool,
     /// The cookie carries `Domain=<request host>` (and so is named `sid`).
     pub(crate) domain_scope: bool,
     /// Ids are a counter: `sess-000001`, `sess-000002`, ...
@@ -161,6 +165,7 @@ impl Default for Weaknesses {
             no_samesite: false,
             no_prefix: false,
             lax_cookie_names: false,
+            first_cookie_wins: false,
             domain_scope: false,
             predictable_ids: false,
             no_rotation_on_login: false,
@@ -195,6 +200,7 @@ impl Weaknesses {
             "no_samesite" => &mut w.no_samesite,
             "no_prefix" => &mut w.no_prefix,
             "lax_cookie_names" => &mut w.lax_cookie_names,
+            "first_cookie_wins" => &mut w.first_cookie_wins,
             "domain_scope" => &mut w.domain_scope,
             "predictable_ids" => &mut w.predictable_ids,
             "no_rotation_on_login" => &mut w.no_rotation_on_login,
@@ -371,9 +377,10 @@ fn well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The first value of cookie `name` in the request's `Cookie` headers: by exact name, or, with
-/// `lax`, as a lax parser reads it (Unicode whitespace and a BOM trimmed, %-decoded, any case).
-fn cookie_value(headers: &HeaderMap, name: &str, lax: bool) -> Option<String> {
+/// The value of cookie `name` in the request's `Cookie` headers: by exact name, or, with `lax`,
+/// as a lax parser reads it (Unicode whitespace and a BOM trimmed, %-decoded, any case). A name
+/// present twice gives no value unless `first_wins`.
+fn cookie_value(headers: &HeaderMap, name: &str, lax: bool, first_wins: bool) -> Option<String> {
     let fold = |k: &str| -> String {
         let k = k.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         let decoded: String = match k
@@ -403,7 +410,7 @@ fn cookie_value(headers: &HeaderMap, name: &str, lax: bool) -> Option<String> {
                 .split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
         })
-        .find(|(k, _)| {
+        .filter(|(k, _)| {
             if lax {
                 fold(k) == name.to_ascii_lowercase()
             } else {
@@ -411,6 +418,15 @@ fn cookie_value(headers: &HeaderMap, name: &str, lax: bool) -> Option<String> {
             }
         })
         .map(|(_, v)| v.trim().to_owned())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+        .try_fold(None, |first, (i, v)| match (i, first_wins) {
+            (0, _) => Some(Some(v)),
+            (_, true) => Some(first),
+            (_, false) => None,
+        })
+        .flatten()
 }
 
 /// The request's host name, without the port (for `domain_scope`).
@@ -469,9 +485,14 @@ impl App {
     /// The ids the request presents, in the order they are tried: the cookie, then (only with
     /// `id_in_url`) the `sid` query parameter.
     fn presented(&self, headers: &HeaderMap, query: &Params) -> Vec<String> {
-        let mut ids: Vec<String> = cookie_value(headers, &self.cookie, self.w.lax_cookie_names)
-            .into_iter()
-            .collect();
+        let mut ids: Vec<String> = cookie_value(
+            headers,
+            &self.cookie,
+            self.w.lax_cookie_names,
+            self.w.first_cookie_wins,
+        )
+        .into_iter()
+        .collect();
         if self.w.id_in_url {
             ids.extend(query.get("sid").cloned());
         }
@@ -495,8 +516,13 @@ impl App {
             return Some(id.clone());
         }
         if self.w.adopts_unknown_ids {
-            if let Some(id) = cookie_value(headers, &self.cookie, self.w.lax_cookie_names)
-                .filter(|id| well_formed(id))
+            if let Some(id) = cookie_value(
+                headers,
+                &self.cookie,
+                self.w.lax_cookie_names,
+                self.w.first_cookie_wins,
+            )
+            .filter(|id| well_formed(id))
             {
                 let s = Session {
                     adopted: true,
@@ -520,7 +546,12 @@ impl App {
         if let Some(id) = self.current(inner, headers, query) {
             return (id, false);
         }
-        let avoid = cookie_value(headers, &self.cookie, self.w.lax_cookie_names);
+        let avoid = cookie_value(
+            headers,
+            &self.cookie,
+            self.w.lax_cookie_names,
+            self.w.first_cookie_wins,
+        );
         (self.create(inner, Session::new(), avoid.as_deref()), true)
     }
 

@@ -1,0 +1,161 @@
+//! `cookie-tossing`: a request that carries the session cookie's name twice must not be served
+//! by whichever copy comes first.
+//!
+//! A sibling subdomain can set a cookie under the session cookie's name (unprefixed names; a
+//! `Domain` and a longer `Path`, or simply a later creation time, put it first in the `Cookie`
+//! header). An app that takes the first copy serves the attacker's session to the victim: the
+//! victim works, unaware, in the attacker's account. Without a second account the check infers
+//! the policy from the victim's live session and a dead token of the app's own (a signed-out
+//! session's): served in exactly one order means the app picks by position, so an attacker's
+//! valid cookie in that position would be served.
+
+use reqwest::header::SET_COOKIE;
+
+use super::*;
+use crate::agent::{authenticated, Page};
+
+/// What the response did to the session cookie, for the evidence.
+fn cookies_done(page: &Page, name: &str) -> String {
+    let prefix = format!("{name}=");
+    let set: Vec<&str> = page
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.trim_start().starts_with(&prefix))
+        .collect();
+    if set.is_empty() {
+        return "no Set-Cookie for it".into();
+    }
+    let cleared = set
+        .iter()
+        .filter(|v| {
+            let l = v.to_ascii_lowercase();
+            l.contains("max-age=0") || l.contains("1970")
+        })
+        .count();
+    format!(
+        "{} Set-Cookie for it ({cleared} removing a copy)",
+        set.len()
+    )
+}
+
+pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
+    let name = &ctx.cookie;
+    let live = match ctx.fresh_login().await {
+        Ok(l) => l.token,
+        Err(e) => return error(e),
+    };
+    // A dead token of the app's own: a session signed in, then signed out.
+    let dead = match ctx.fresh_login().await {
+        Ok(l) => {
+            let mut user = l.user;
+            if let Err(e) = user
+                .submit(&ctx.target.logout, &ctx.target.logout.fields)
+                .await
+            {
+                return error(e);
+            }
+            l.token
+        }
+        Err(e) => return error(e),
+    };
+    // Controls: the live token alone is served, the dead one alone is not. An app whose logout
+    // leaves the session alive (its own finding) gets a token it never issued instead: the live
+    // one with its last character changed.
+    let served_alone = |token: String| async move {
+        ctx.replay(&token)
+            .is_authenticated(&ctx.target.authenticated)
+            .await
+    };
+    match served_alone(live.clone()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return verdict(
+                Status::Error,
+                format!(
+                    "control failed: a fresh session's token {} alone is not served",
+                    short(&live)
+                ),
+            )
+        }
+        Err(e) => return error(e),
+    }
+    let forged = {
+        let mut t = live.clone();
+        let last = t.pop().unwrap_or('A');
+        t.push(if last == 'A' { 'B' } else { 'A' });
+        t
+    };
+    let mut dead_kind = "a signed-out session's";
+    let mut dead = dead;
+    for candidate in [None, Some(forged)] {
+        if let Some(c) = candidate {
+            dead = c;
+            dead_kind = "an unknown";
+        }
+        match served_alone(dead.clone()).await {
+            Ok(false) => break,
+            Ok(true) if dead_kind == "an unknown" => {
+                return verdict(
+                    Status::Error,
+                    "control failed: even a token the app never issued is served alone",
+                )
+            }
+            Ok(true) => {}
+            Err(e) => return error(e),
+        }
+    }
+    let mut served = Vec::new();
+    let mut lines = Vec::new();
+    for (order, header) in [
+        ("live copy first", format!("{name}={live}; {name}={dead}")),
+        ("dead copy first", format!("{name}={dead}; {name}={live}")),
+    ] {
+        let mut user = ctx.agent.user();
+        let page = match user
+            .send_with(
+                Method::Get,
+                &ctx.target.authenticated.path,
+                &[],
+                false,
+                &[("cookie", &header)],
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return error(e),
+        };
+        let ok = authenticated(&page, &ctx.target.authenticated);
+        served.push(ok);
+        lines.push(format!(
+            "{order}: {} ({})",
+            if ok { "SERVED" } else { "refused" },
+            cookies_done(&page, name)
+        ));
+    }
+    let tried = format!(
+        "one request carried {name} twice, the live session's {} and {dead_kind} token {}: {}",
+        short(&live),
+        short(&dead),
+        lines.join("; ")
+    );
+    // A sibling cannot set a `__Host-` cookie for this host (browsers refuse its `Domain`), so
+    // with that prefix picking by position is not a session swap as it stands.
+    let host_prefixed = name.to_ascii_lowercase().starts_with("__host-");
+    match served.as_slice() {
+        [true, false] | [false, true] if host_prefixed => verdict(
+            Status::Warn,
+            format!("the app picks a duplicated session cookie by its position; the __Host- prefix keeps sibling subdomains from tossing {name}, so it is not exploitable as it stands (it would be with an unprefixed name, or a parser that folds look-alike names in). {tried}"),
+        ),
+        [true, false] | [false, true] => verdict(
+            Status::Fail,
+            format!("the app picks a duplicated session cookie by its position, so a cookie a sibling subdomain tosses in front is the one served (session swap). {tried}"),
+        ),
+        [false, false] => verdict(Status::Pass, format!("a duplicated session cookie is never served. {tried}")),
+        _ => verdict(
+            Status::Warn,
+            format!("the app skips a copy it does not know; whether it serves an attacker's valid copy over the victim's needs a second account to tell. {tried}"),
+        ),
+    }
+}
