@@ -153,24 +153,16 @@ async fn home<S: Store>(State(app): State<App<S>>, session: Session) -> Response
         return page("Sign in", None, &sign_in_form(&csrf, "")).into_response();
     };
     let m = &app.metrics;
-    let ended: String = [
-        EndReason::Logout,
-        EndReason::Idle,
-        EndReason::Absolute,
-        EndReason::Revoked,
-        EndReason::Evicted,
-        EndReason::Theft,
-        EndReason::Login,
-    ]
-    .iter()
-    .map(|r| {
-        format!(
-            "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
-            r.as_str(),
-            m.ended(*r)
-        )
-    })
-    .collect();
+    let ended: String = crate::metrics::END_REASONS
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+                r.as_str(),
+                m.ended(*r)
+            )
+        })
+        .collect();
     let (live, none) = m.resolves();
     let body = format!(
         r#"{search}
@@ -333,20 +325,32 @@ fn back_to(subject: &str, done: &str) -> Redirect {
     Redirect::to(&format!("/console/subjects?{query}"))
 }
 
+/// What every revoking form needs first: a signed-in operator (their key's name), a valid
+/// CSRF token, and a subject the console manages.
+async fn operator_form(session: &Session, f: &RevokeForm) -> Result<String, Response> {
+    let Some(name) = operator(session) else {
+        return Err(Redirect::to("/console").into_response());
+    };
+    if !session.verify_csrf(&f.csrf).await {
+        return Err(refused(
+            "The form expired or did not come from this page. Reload and try again.",
+        ));
+    }
+    if is_reserved(&f.subject) || tessera_core::validate_subject(&f.subject).is_err() {
+        return Err(refused("Not a subject this console manages."));
+    }
+    Ok(name)
+}
+
 async fn revoke<S: Store>(
     State(app): State<App<S>>,
     session: Session,
     Form(f): Form<RevokeForm>,
 ) -> Response {
-    let Some(name) = operator(&session) else {
-        return Redirect::to("/console").into_response();
+    let name = match operator_form(&session, &f).await {
+        Ok(name) => name,
+        Err(answer) => return answer,
     };
-    if !session.verify_csrf(&f.csrf).await {
-        return refused("The form expired or did not come from this page. Reload and try again.");
-    }
-    if is_reserved(&f.subject) {
-        return refused("Reserved subjects are not managed here.");
-    }
     let Some(id) = SessionId::from_hex(&f.id) else {
         return back_to(&f.subject, "none").into_response();
     };
@@ -365,15 +369,10 @@ async fn revoke_all<S: Store>(
     session: Session,
     Form(f): Form<RevokeForm>,
 ) -> Response {
-    let Some(name) = operator(&session) else {
-        return Redirect::to("/console").into_response();
+    let name = match operator_form(&session, &f).await {
+        Ok(name) => name,
+        Err(answer) => return answer,
     };
-    if !session.verify_csrf(&f.csrf).await {
-        return refused("The form expired or did not come from this page. Reload and try again.");
-    }
-    if is_reserved(&f.subject) || tessera_core::validate_subject(&f.subject).is_err() {
-        return refused("Not a subject this console manages.");
-    }
     match app.engine.revoke_all(&f.subject, None).await {
         Ok(n) => {
             tracing::info!(target: "tessera::serve", key = %name, sessions = n, "console revoked all sessions of a subject");

@@ -21,7 +21,7 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 /// Every end reason, in the order of the `ended` counters.
-const END_REASONS: [EndReason; 7] = [
+pub(crate) const END_REASONS: [EndReason; 7] = [
     EndReason::Logout,
     EndReason::Idle,
     EndReason::Absolute,
