@@ -124,7 +124,7 @@ pub struct TicketRequest {
 }
 
 /// A sealed login ticket.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct TicketView {
     /// Pass this to `POST /v1/sessions` after the credential check.
     pub ticket: String,
@@ -135,7 +135,7 @@ pub struct TicketView {
 }
 
 /// `POST /v1/sessions`: sign the ticket's subject in.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The ticket taken before the credential check.
@@ -163,7 +163,7 @@ pub struct CreateRequest {
 }
 
 /// A body that names a session by its token.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The session token (43 characters of base64url).
@@ -175,7 +175,7 @@ pub struct TokenRequest {
 }
 
 /// `POST /v1/sessions/elevate`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ElevateRequest {
     /// The session token.
@@ -192,7 +192,7 @@ pub struct ElevateRequest {
 }
 
 /// `POST /v1/sessions/data`: replace the data if the version still matches.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataRequest {
     /// The session token.
@@ -205,7 +205,7 @@ pub struct DataRequest {
 }
 
 /// `POST /v1/subjects/{subject}/revoke-all`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeAllRequest {
     /// Keep the session of this token (the caller's own, after a password change).
@@ -283,7 +283,7 @@ impl SessionView {
 }
 
 /// A token just issued (login, rotation, step-up), with the cookie that carries it.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct IssuedView {
     /// The new token. Send it to the browser only in `set_cookie`.
     pub token: String,
@@ -319,7 +319,7 @@ pub struct Revoked {
 }
 
 /// A key just made.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct NewKeyView {
     /// The secret: shown this once, never stored.
     pub secret: String,
@@ -340,6 +340,29 @@ pub struct Health {
     /// `ok`, or `unavailable` when the store does not answer.
     pub status: &'static str,
 }
+
+/// `Debug` for the bodies that carry a token, a sealed ticket or a key: the type's name only,
+/// so no `{:?}` (a log line, a panic message) can print a credential.
+macro_rules! debug_without_secrets {
+    ($($t:ident),*) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+debug_without_secrets!(
+    TicketView,
+    CreateRequest,
+    TokenRequest,
+    ElevateRequest,
+    DataRequest,
+    RevokeAllRequest,
+    IssuedView,
+    NewKeyView
+);
 
 // ------------------------------------------------------------------ helpers
 
@@ -683,6 +706,39 @@ impl From<KeyError> for Problem {
 #[cfg(test)]
 mod tests {
     use super::scrub;
+
+    #[test]
+    fn bodies_with_credentials_never_debug_print_them() {
+        let token = "T".repeat(43);
+        let req: super::TokenRequest =
+            serde_json::from_value(serde_json::json!({"token": token})).unwrap();
+        let data: super::DataRequest =
+            serde_json::from_value(serde_json::json!({"token": token, "version": 1, "data": {}}))
+                .unwrap();
+        let create: super::CreateRequest =
+            serde_json::from_value(serde_json::json!({"ticket": token, "previous_token": token}))
+                .unwrap();
+        let key = super::NewKeyView {
+            secret: format!("tessera_key_{token}"),
+            key: crate::ApiKey {
+                id: "i".into(),
+                name: "n".into(),
+                scopes: vec![],
+                created_at: String::new(),
+                last_used: String::new(),
+                expires_at: String::new(),
+            },
+        };
+        for shown in [
+            format!("{req:?}"),
+            format!("{data:?}"),
+            format!("{create:?}"),
+            format!("{key:?}"),
+            format!("{:?}", super::ApiJson(req)),
+        ] {
+            assert!(!shown.contains(&token), "{shown}");
+        }
+    }
 
     #[test]
     fn parser_messages_never_echo_long_values() {

@@ -408,6 +408,16 @@ async fn api_keys_are_required_scoped_revocable_and_never_logged() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 
+    // The scheme is case-insensitive.
+    let r = s
+        .http
+        .get(format!("{}/v1/api-keys", s.base))
+        .header("authorization", format!("bearer {admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
     // Scopes: a read key resolves but cannot write; admin makes keys.
     let (st, made) = s
         .post(
