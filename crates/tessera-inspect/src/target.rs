@@ -185,11 +185,13 @@ impl Ctx<'_> {
 
     fn path(&self, s: &Spanned<String>, key: &str) -> Result<String, TargetError> {
         let p = s.get_ref();
-        if !p.starts_with('/') || p.starts_with("//") {
+        // A browser's URL parser reads `\` as `/` in http(s) URLs, so `/\\host` would be
+        // `//host`: another origin. Refused here, as an input error, before any request.
+        if !p.starts_with('/') || p.starts_with("//") || p.contains('\\') {
             return self.err(
                 s.span().start,
                 key,
-                "must be a path on the target, starting with one /",
+                "must be a path on the target, starting with one / (and no \\)",
             );
         }
         if p.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
@@ -512,6 +514,11 @@ idle_timeout = 20
         assert_eq!(e.key, "base_url");
         let e = error(&GOOD.replace("path = \"/account\"", "path = \"//evil.example/account\""));
         assert_eq!(e.key, "authenticated.path");
+        // `/\\host` is `//host` to a URL parser: another origin, refused before any request.
+        for p in ["/\\evil.example/account", "/\\/evil.example", "/a\\b"] {
+            let e = error(&GOOD.replace("path = \"/account\"", &format!("path = '{p}'")));
+            assert_eq!(e.key, "authenticated.path", "{p}: {e}");
+        }
     }
 
     #[test]
