@@ -96,6 +96,32 @@ pub struct Seen {
     pub set_cookies: Vec<SeenCookie>,
     /// `Set-Cookie` headers not kept.
     pub cookies_dropped: usize,
+    /// What the app says about its stack: distinct `Server` / `X-Powered-By` values (as
+    /// `name: value`) and the names of the hidden fields its forms carry, the first
+    /// [`MAX_STACK_HINTS`] of each, for [`crate::stack::detect`].
+    pub hints: StackHints,
+}
+
+/// Distinct values kept per kind of stack hint.
+pub const MAX_STACK_HINTS: usize = 16;
+/// Longest stack hint kept whole.
+const MAX_HINT_BYTES: usize = 200;
+
+/// What the app shows of the stack it runs on (see [`Seen::hints`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackHints {
+    /// `Server` and `X-Powered-By` headers, as `server: gunicorn`.
+    pub headers: std::collections::BTreeSet<String>,
+    /// Names of hidden form fields (CSRF tokens name their framework).
+    pub form_fields: std::collections::BTreeSet<String>,
+}
+
+impl StackHints {
+    fn add(set: &mut std::collections::BTreeSet<String>, value: String) {
+        if set.len() < MAX_STACK_HINTS {
+            set.insert(cut(value, MAX_HINT_BYTES));
+        }
+    }
 }
 
 fn cut(mut text: String, max: usize) -> String {
@@ -281,6 +307,14 @@ impl Agent {
         }
     }
 
+    /// What the app has shown of its stack so far.
+    pub fn hints(&self) -> StackHints {
+        self.seen
+            .lock()
+            .map(|s| s.hints.clone())
+            .unwrap_or_default()
+    }
+
     /// URLs and `Set-Cookie` headers not kept because their budgets were spent.
     pub fn dropped(&self) -> (usize, usize) {
         self.seen
@@ -464,6 +498,13 @@ impl User {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         self.absorb(url.path(), &headers);
+        self.agent.record(|s| {
+            for name in ["server", "x-powered-by"] {
+                for v in headers.get_all(name).iter().filter_map(|v| v.to_str().ok()) {
+                    StackHints::add(&mut s.hints.headers, format!("{name}: {}", v.trim()));
+                }
+            }
+        });
         let location = headers
             .get(LOCATION)
             .and_then(|l| l.to_str().ok())
@@ -518,7 +559,13 @@ impl User {
         if let Some(page) = &step.form_page {
             let p = self.get(page).await?;
             let action = self.agent.join(&step.path)?;
-            for (k, v) in hidden_inputs(&p.body, &p.url, &action) {
+            let hidden = hidden_inputs(&p.body, &p.url, &action);
+            self.agent.record(|s| {
+                for (k, _) in &hidden {
+                    StackHints::add(&mut s.hints.form_fields, k.clone());
+                }
+            });
+            for (k, v) in hidden {
                 if !fields.contains_key(&k) {
                     form.push((k, v));
                 }
@@ -599,6 +646,15 @@ mod tests {
         }
         assert_eq!(seen.set_cookies.len(), MAX_SEEN_COOKIES);
         assert_eq!(seen.cookies_dropped, 90 * 5_000 - MAX_SEEN_COOKIES);
+        // A header flood: every response a new 64 KB `Server` value.
+        for i in 0..10_000 {
+            StackHints::add(
+                &mut seen.hints.headers,
+                format!("server: {i}{}", "x".repeat(64 * 1024)),
+            );
+        }
+        assert_eq!(seen.hints.headers.len(), MAX_STACK_HINTS);
+        assert!(seen.hints.headers.iter().all(|h| h.len() <= MAX_HINT_BYTES));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod baseline;
 mod check_id;
 pub mod checks;
 pub mod entropy;
@@ -15,6 +16,7 @@ pub mod login;
 mod page;
 pub mod report;
 mod run;
+pub mod stack;
 pub mod target;
 
 pub use run::{inspect, InspectError, Options};

@@ -233,7 +233,20 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     }
     found.retain(|f| selected.iter().any(|id| id.as_str() == f.id));
     found.sort_by_key(|f| CheckId::ALL.iter().position(|id| id.as_str() == f.id));
+    let (_, set_cookies) = agent.seen();
+    let mut cookie_names: Vec<String> = set_cookies
+        .iter()
+        .filter_map(|c| c.header.split_once('=').map(|(n, _)| n.trim().to_owned()))
+        .collect();
+    cookie_names.sort();
+    cookie_names.dedup();
+    let stack = crate::stack::detect(
+        Some((&cookie, &ctx.baseline.token)),
+        &cookie_names,
+        &agent.hints(),
+    );
     let mut report = Report::new(target.base_url.to_string(), Some(cookie), found);
+    report.set_stack(stack);
     report.entropy_bits = entropy_bits;
     Ok(report)
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tessera_inspect::agent::Limits;
 use tessera_inspect::report::Status;
+use tessera_inspect::stack::Stack;
 use tessera_inspect::target::Target;
 use tessera_inspect::{inspect, Options};
 
@@ -91,7 +92,10 @@ fn start(app: &str, hardened: bool) -> Peer {
     Peer { child, base_url }
 }
 
-async fn audit(app: &str, hardened: bool) -> BTreeMap<String, (Status, String)> {
+/// Each finding's status and evidence, and the stack the report recognised.
+type Audit = (BTreeMap<String, (Status, String)>, Option<Stack>);
+
+async fn audit(app: &str, hardened: bool) -> Audit {
     let peer = start(app, hardened);
     let file = format!("{app}-{}.toml", if hardened { "hardened" } else { "weak" });
     let text = std::fs::read_to_string(format!("{PEERS}/{file}")).unwrap();
@@ -116,11 +120,21 @@ async fn audit(app: &str, hardened: bool) -> BTreeMap<String, (Status, String)> 
     let report = inspect(&target, &options)
         .await
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-    report
+    let stack = report.stack.as_ref().map(|d| d.stack);
+    // Every failing finding carries a fix, in the recognised stack's terms where one exists.
+    for f in report.findings.iter().filter(|f| f.status == Status::Fail) {
+        let fix = f
+            .fix
+            .as_ref()
+            .unwrap_or_else(|| panic!("{file} {}: no fix", f.id));
+        assert!(fix.stack.is_none() || fix.stack == stack, "{file} {}", f.id);
+    }
+    let found = report
         .findings
         .into_iter()
-        .map(|f| (f.id, (f.status, f.evidence)))
-        .collect()
+        .map(|f| (f.id.clone(), (f.status, f.evidence)))
+        .collect();
+    (found, stack)
 }
 
 fn expect(found: &BTreeMap<String, (Status, String)>, table: &[(&str, Status)], name: &str) {
@@ -134,7 +148,10 @@ use Status::{Fail, Pass, Skip, Warn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flask_weak_and_hardened() {
-    let (weak, hardened) = tokio::join!(audit("flask", false), audit("flask", true));
+    let ((weak, weak_stack), (hardened, hardened_stack)) =
+        tokio::join!(audit("flask", false), audit("flask", true));
+    assert_eq!(weak_stack, Some(Stack::Flask));
+    assert_eq!(hardened_stack, Some(Stack::Flask));
     expect(
         &weak,
         &[
@@ -176,7 +193,10 @@ async fn flask_weak_and_hardened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn express_session_weak_and_hardened() {
-    let (weak, hardened) = tokio::join!(audit("express", false), audit("express", true));
+    let ((weak, weak_stack), (hardened, hardened_stack)) =
+        tokio::join!(audit("express", false), audit("express", true));
+    assert_eq!(weak_stack, Some(Stack::Express));
+    assert_eq!(hardened_stack, Some(Stack::Express));
     expect(
         &weak,
         &[

@@ -16,6 +16,9 @@ fn finding(id: &str, status: Status, severity: Severity, evidence: &str) -> Find
         title: format!("Check {id} did its thing"),
         evidence: evidence.into(),
         references: vec!["WSTG-SESS-02".into(), "CWE-614".into()],
+        fingerprint: String::new(),
+        fix: None,
+        suppressed: None,
     }
 }
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tessera_inspect::agent::Limits;
+use tessera_inspect::baseline::Baseline;
 use tessera_inspect::checks::CheckId;
+use tessera_inspect::report::Severity;
 use tessera_inspect::target::Target;
 use tessera_inspect::{inspect, Options};
 
@@ -53,6 +55,43 @@ pub(crate) struct Args {
     /// Accept a self-signed TLS certificate (same as tls_insecure = true in the target file).
     #[arg(long)]
     pub(crate) insecure: bool,
+    /// Exit 1 only when a check fails at this severity or above (default: any failure).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "info")]
+    pub(crate) fail_on: FailOn,
+    /// Suppress the findings this baseline file accepts (they are reported as suppressed and
+    /// cannot fail the run; one that got worse is not suppressed).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// Write this run's failures and warnings to FILE as a baseline to review and commit.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_baseline: Option<PathBuf>,
+}
+
+/// The lowest severity of a failure that fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FailOn {
+    /// Any failure (the default).
+    Info,
+    /// Low and above.
+    Low,
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            Self::Info => Severity::Info,
+            Self::Low => Severity::Low,
+            Self::Medium => Severity::Medium,
+            Self::High => Severity::High,
+            Self::Critical => Severity::Critical,
+        }
+    }
 }
 
 fn parse_check(id: &str) -> Result<CheckId, String> {
@@ -72,6 +111,14 @@ fn inspect_and_report(args: Args) -> ExitCode {
         }
     };
     target.tls_insecure |= args.insecure;
+    // Read before the run: a bad baseline is an input error, found before any request.
+    let baseline = match args.baseline.as_deref().map(Baseline::load).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tessera inspect: baseline {e}");
+            return ExitCode::from(2);
+        }
+    };
     let options = Options {
         samples: args.samples as usize,
         sample_budget: Duration::from_secs(180),
@@ -84,7 +131,7 @@ fn inspect_and_report(args: Args) -> ExitCode {
         progress: std::io::stderr().is_terminal(),
         max_time: Duration::from_secs(args.max_time),
     };
-    let report = match crate::block_on(inspect(&target, &options)) {
+    let mut report = match crate::block_on(inspect(&target, &options)) {
         Ok(Ok(r)) => r,
         Err(e) => {
             eprintln!("tessera inspect: {e:#}");
@@ -95,6 +142,21 @@ fn inspect_and_report(args: Args) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
+    if let Some(b) = &baseline {
+        report.apply_baseline(b);
+    }
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::of(&report);
+        if let Err(e) = std::fs::write(path, written.to_json().as_bytes()) {
+            eprintln!("tessera inspect: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        eprintln!(
+            "tessera inspect: wrote a baseline of {} accepted findings to {}",
+            written.accepted().len(),
+            path.display()
+        );
+    }
     let colour = args.out.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
@@ -124,7 +186,7 @@ fn inspect_and_report(args: Args) -> ExitCode {
         eprintln!("tessera inspect: {e}");
         return ExitCode::from(2);
     }
-    if report.has_failures() {
+    if report.fails_at(args.fail_on.severity()) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -156,6 +156,77 @@ fn a_failing_check_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"][0]["status"], "fail");
+    // The failing finding says how to fix it; the demo's cookie names no known stack, so the
+    // advice is the generic one.
+    assert!(report.get("stack").is_none(), "{report}");
+    let fix = &report["findings"][0]["fix"];
+    assert!(fix["stack"].is_null() && fix["advice"].as_str().unwrap().contains("idle"));
+    let fingerprint = report["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(fingerprint.len(), 32);
+
+    // CI use: the failure is medium, so --fail-on high lets the run pass.
+    let t = target.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["inspect", t, "--checks", "idle-timeout"];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let out = run(&["--fail-on", "high", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(run(&["--fail-on", "medium"]).status.code(), Some(1));
+
+    // A baseline written from this run accepts the failure in the next run, which then
+    // reports it as suppressed (with the same fingerprint in SARIF) and exits 0.
+    let base = dir.join("baseline.json");
+    let out = run(&[
+        "--write-baseline",
+        base.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "writing a baseline accepts nothing yet"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(written["accepted"][0]["fingerprint"], fingerprint.as_str());
+    assert_eq!(written["accepted"][0]["check"], "idle-timeout");
+    let out = run(&["--baseline", base.to_str().unwrap(), "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(
+        result["partialFingerprints"]["tesseraFinding/v1"],
+        fingerprint.as_str()
+    );
+    assert_eq!(result["suppressions"][0]["kind"], "external");
+    assert_eq!(sarif["runs"][0]["properties"]["summary"]["suppressed"], 1);
+    let out = run(&["--baseline", base.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Suppressed: accepted in the baseline")
+            && text.contains("1 suppressed by the baseline"),
+        "{text}"
+    );
+
+    // A baseline that does not parse is an input error, before any request.
+    std::fs::write(
+        &base,
+        "{\"tessera_baseline\": 1, \"accepted\": [{\"x\": 1}]}",
+    )
+    .unwrap();
+    let out = run(&["--baseline", base.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("tessera inspect: baseline ") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -65,6 +65,10 @@ pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
         title: title.to_owned(),
         evidence: v.evidence,
         references: refs.iter().map(|r| (*r).to_owned()).collect(),
+        // Filled in by `Report::new`, which knows the target and the cookie.
+        fingerprint: String::new(),
+        fix: None,
+        suppressed: None,
     }
 }
 

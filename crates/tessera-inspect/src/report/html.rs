@@ -48,6 +48,7 @@ tr.row-error td:first-child { box-shadow: inset 3px 0 #8e24aa; }
 figure { margin: 0; }
 figure svg { width: 100%; height: auto; border: 1px solid #e3e7eb; border-radius: 4px; }
 figcaption { font-size: .9rem; color: #5b6570; margin-top: .3rem; }
+p.fix { margin: .4rem 0 0; padding: .4rem .6rem; border-left: 3px solid #2b6cb0; background: #eef4fb; }
 footer { margin-top: 2rem; font-size: .85rem; color: #5b6570; border-top: 1px solid #d6dbe1; }
 "#;
 
@@ -75,10 +76,19 @@ pub(super) fn render(report: &Report) -> String {
         || "<em>none found</em>".to_owned(),
         |c| format!("<code>{}</code>", escape(c)),
     );
+    let stack = match &report.stack {
+        Some(d) => format!(
+            "{} <span class=\"note\">({} confidence: {})</span>",
+            escape(d.name),
+            super::text::confidence(d.confidence),
+            escape(&d.signals.join(", "))
+        ),
+        None => "<em>not recognised</em> <span class=\"note\">(fixes are generic)</span>".into(),
+    };
     let _ = writeln!(
         out,
         "<dl class=\"meta\"><dt>Target</dt><dd><code>{}</code></dd>\
-         <dt>Session cookie</dt><dd>{cookie}</dd></dl>",
+         <dt>Session cookie</dt><dd>{cookie}</dd><dt>Stack</dt><dd>{stack}</dd></dl>",
         escape(&report.target)
     );
 
@@ -97,7 +107,11 @@ pub(super) fn render(report: &Report) -> String {
         ),
         (s.pass, "passed", "pass"),
         (s.skip, "skipped", "skip"),
+        (s.suppressed, "suppressed by the baseline", "skip"),
     ] {
+        if class == "skip" && what.starts_with("suppressed") && n == 0 {
+            continue;
+        }
         let _ = write!(out, "<li class=\"{class}\"><b>{n}</b> {what}</li>");
     }
     out.push_str("</ul>\n");
@@ -147,6 +161,28 @@ fn finding_row(out: &mut String, f: &Finding) {
     );
     if !f.evidence.is_empty() {
         let _ = write!(out, "<pre class=\"evidence\">{}</pre>", escape(&f.evidence));
+    }
+    if let Some(s) = &f.suppressed {
+        let _ = write!(
+            out,
+            "<p class=\"note\">Suppressed: accepted in the baseline{}</p>",
+            if s.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", escape(&s.reason))
+            }
+        );
+    }
+    if let Some(fix) = &f.fix {
+        let _ = write!(
+            out,
+            "<p class=\"fix\"><b>Fix{}:</b> {} <a href=\"{}\" rel=\"noreferrer\">docs</a></p>",
+            fix.stack
+                .map(|s| format!(" ({})", escape(s.name())))
+                .unwrap_or_default(),
+            escape(fix.advice),
+            escape(fix.docs)
+        );
     }
     let _ = write!(
         out,

@@ -1,7 +1,9 @@
 //! Findings and the report that carries them; renderers for each output format live in the
 //! submodules.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::stack::{Detected, Fix};
 
 mod entropy_text;
 mod html;
@@ -17,7 +19,7 @@ pub fn render_entropy_text(source: &str, report: &crate::entropy::EntropyReport)
 }
 
 /// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The app resisted the attack.
@@ -33,7 +35,7 @@ pub enum Status {
 }
 
 /// How much a failed check matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational.
@@ -63,6 +65,32 @@ pub struct Finding {
     pub evidence: String,
     /// WSTG / ASVS / CWE references.
     pub references: Vec<String>,
+    /// Names this finding across runs: a digest of the check id, the target's host and the
+    /// session cookie's name (not the port, which test servers pick at random, and not the
+    /// evidence, which holds fresh tokens). Baselines and SARIF dashboards match on it.
+    pub fingerprint: String,
+    /// What to change, for a finding that fails or warns: in the recognised stack's terms
+    /// when there is one (see [`Report::stack`]), else the generic advice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+    /// Set when a baseline accepted this finding: it is reported, but neither counted as a
+    /// failure or warning nor able to fail the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+}
+
+/// Why a finding was suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    /// The reason the baseline gives (may be empty).
+    pub reason: String,
+}
+
+impl Finding {
+    /// Fails or warns, and no baseline accepted it.
+    pub fn needs_attention(&self) -> bool {
+        matches!(self.status, Status::Fail | Status::Warn) && self.suppressed.is_none()
+    }
 }
 
 /// The tool that made the report.
@@ -87,6 +115,8 @@ pub struct Summary {
     pub skip: usize,
     /// Checks that could not conclude.
     pub error: usize,
+    /// Fails and warnings a baseline accepted (counted here, not under `fail` or `warn`).
+    pub suppressed: usize,
 }
 
 impl Summary {
@@ -94,6 +124,10 @@ impl Summary {
     pub fn of(findings: &[Finding]) -> Self {
         let mut s = Self::default();
         for f in findings {
+            if f.suppressed.is_some() {
+                s.suppressed += 1;
+                continue;
+            }
             match f.status {
                 Status::Pass => s.pass += 1,
                 Status::Fail => s.fail += 1,
@@ -119,6 +153,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Counts by status.
     pub summary: Summary,
+    /// The stack the app seems to run on, with the signals seen; absent when none was
+    /// recognised (the fixes are then the generic ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Detected>,
     /// Per-bit entropy estimates from `id-entropy`, for the HTML chart (absent from JSON when
     /// the check did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,24 +164,70 @@ pub struct Report {
 }
 
 impl Report {
-    /// A report over `findings`, with the summary computed.
-    pub fn new(target: String, session_cookie: Option<String>, findings: Vec<Finding>) -> Self {
-        Self {
+    /// A report over `findings`, with their fingerprints, generic fixes and the summary
+    /// computed.
+    pub fn new(target: String, session_cookie: Option<String>, mut findings: Vec<Finding>) -> Self {
+        let host = url::Url::parse(&target)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| target.clone());
+        for f in &mut findings {
+            f.fingerprint = fingerprint(&f.id, &host, session_cookie.as_deref());
+        }
+        let mut report = Self {
             tool: Tool {
                 name: "tessera".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
             },
             target,
             session_cookie,
-            summary: Summary::of(&findings),
+            summary: Summary::default(),
             findings,
+            stack: None,
             entropy_bits: None,
-        }
+        };
+        report.set_stack(None);
+        report
     }
 
-    /// True when any check failed: the command then exits 1.
+    /// Records the recognised stack and gives every finding that fails or warns the fix for
+    /// it (the generic one when `stack` is `None` or has none for that check).
+    pub fn set_stack(&mut self, stack: Option<Detected>) {
+        let which = stack.as_ref().map(|d| d.stack);
+        for f in &mut self.findings {
+            f.fix = match (
+                matches!(f.status, Status::Fail | Status::Warn),
+                f.id.parse(),
+            ) {
+                (true, Ok(id)) => Some(crate::stack::fix(id, which)),
+                _ => None,
+            };
+        }
+        self.stack = stack;
+        self.summary = Summary::of(&self.findings);
+    }
+
+    /// Suppresses the findings `baseline` accepts (see [`crate::baseline`]) and recounts.
+    pub fn apply_baseline(&mut self, baseline: &crate::baseline::Baseline) {
+        for f in &mut self.findings {
+            f.suppressed = baseline.accepts(f).map(|reason| Suppression {
+                reason: reason.to_owned(),
+            });
+        }
+        self.summary = Summary::of(&self.findings);
+    }
+
+    /// True when a check failed at `threshold` or above and no baseline accepted it: the
+    /// command then exits 1 (`--fail-on`).
+    pub fn fails_at(&self, threshold: Severity) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.status == Status::Fail && f.suppressed.is_none() && f.severity >= threshold)
+    }
+
+    /// True when any check failed and no baseline accepted it.
     pub fn has_failures(&self) -> bool {
-        self.summary.fail > 0
+        self.fails_at(Severity::Info)
     }
 
     /// The JSON form. Bidi controls from the target are written as visible `\u{…}` text
@@ -175,6 +259,22 @@ impl Report {
         }
         r
     }
+}
+
+/// A finding's fingerprint: 128 bits of SHA-256 over a versioned, NUL-separated list of what
+/// stays the same between runs against the same app.
+fn fingerprint(id: &str, host: &str, cookie: Option<&str>) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in ["tessera-inspect/finding/v1", id, host, cookie.unwrap_or("")] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The human and machine renderers other than JSON (`text`, `sarif`, `html` submodules).
@@ -212,6 +312,9 @@ mod bidi_tests {
             title: "t".into(),
             evidence: "Set-Cookie: sid=\u{202e}gnp.exe\u{1b}[31m".into(),
             references: vec![],
+            fingerprint: String::new(),
+            fix: None,
+            suppressed: None,
         };
         let r = Report::new(
             "http://h/\u{2066}x".into(),
@@ -225,5 +328,45 @@ mod bidi_tests {
             );
             assert!(out.contains("\\\\u{202e}"), "{out}");
         }
+    }
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    fn report(target: &str, cookie: &str) -> Report {
+        let f = Finding {
+            id: "cookie-secure".into(),
+            status: Status::Fail,
+            severity: Severity::High,
+            title: "t".into(),
+            evidence: "a fresh token each run".into(),
+            references: vec![],
+            fingerprint: String::new(),
+            fix: None,
+            suppressed: None,
+        };
+        Report::new(target.into(), Some(cookie.into()), vec![f])
+    }
+
+    #[test]
+    fn fingerprints_ignore_the_port_and_the_evidence_but_not_the_host_or_cookie() {
+        let fp = |t: &str, c: &str| report(t, c).findings[0].fingerprint.clone();
+        let a = fp("http://127.0.0.1:41001/", "sid");
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, fp("http://127.0.0.1:52002/", "sid"));
+        assert_ne!(a, fp("http://app.example/", "sid"));
+        assert_ne!(a, fp("http://127.0.0.1:41001/", "other"));
+    }
+
+    #[test]
+    fn failing_findings_carry_a_fix_and_the_threshold_decides_the_exit() {
+        let r = report("http://h/", "sid");
+        let fix = r.findings[0].fix.as_ref().unwrap();
+        assert_eq!(fix.stack, None);
+        assert!(fix.advice.contains("Secure"));
+        assert!(r.fails_at(Severity::High) && !r.fails_at(Severity::Critical));
+        assert!(r.has_failures());
     }
 }

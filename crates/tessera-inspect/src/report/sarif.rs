@@ -16,6 +16,10 @@
 //! | warn   | low and above      | `warning` |
 //! | warn   | info               | `note`    |
 //!
+//! Every result carries `partialFingerprints["tesseraFinding/v1"]` (the finding's fingerprint:
+//! check, host and cookie name, stable across runs), `suppressions` (external, accepted) when a
+//! baseline accepted it, and its fix in the message and in `properties.fix`.
+//!
 //! Every result also carries `properties.severity` (tessera's own five-step scale) and
 //! `properties.references`; each rule carries GitHub's `security-severity` score for its most
 //! severe finding (critical 9.5, high 8.0, medium 5.5, low 3.0; none for info) and the
@@ -95,7 +99,26 @@ struct SarifResult<'a> {
     level: &'static str,
     message: Text,
     locations: [Location<'a>; 1],
+    partial_fingerprints: PartialFingerprints<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<SarifSuppression<'a>>,
     properties: ResultProperties<'a>,
+}
+
+/// Stable across runs against the same app (check, host, cookie name), so a dashboard tracks
+/// one alert, not a new one per run.
+#[derive(Serialize)]
+struct PartialFingerprints<'a> {
+    #[serde(rename = "tesseraFinding/v1")]
+    finding: &'a str,
+}
+
+#[derive(Serialize)]
+struct SarifSuppression<'a> {
+    kind: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    justification: &'a str,
 }
 
 #[derive(Serialize)]
@@ -125,6 +148,8 @@ struct ResultProperties<'a> {
     status: Status,
     severity: Severity,
     references: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<&'a crate::stack::Fix>,
 }
 
 #[derive(Serialize)]
@@ -204,11 +229,21 @@ fn rule<'a>(report: &'a Report, id: &'a str) -> Rule<'a> {
 }
 
 fn result<'a>(report: &'a Report, f: &'a Finding, rule_index: usize) -> SarifResult<'a> {
-    let text = if f.evidence.is_empty() {
+    let mut text = if f.evidence.is_empty() {
         f.title.clone()
     } else {
         format!("{}\nEvidence: {}", f.title, f.evidence)
     };
+    if let Some(fix) = &f.fix {
+        text.push_str(&format!(
+            "\nFix{}: {} ({})",
+            fix.stack
+                .map(|s| format!(" ({})", s.name()))
+                .unwrap_or_default(),
+            fix.advice,
+            fix.docs
+        ));
+    }
     SarifResult {
         rule_id: &f.id,
         rule_index,
@@ -224,10 +259,24 @@ fn result<'a>(report: &'a Report, f: &'a Finding, rule_index: usize) -> SarifRes
                 },
             },
         }],
+        partial_fingerprints: PartialFingerprints {
+            finding: &f.fingerprint,
+        },
+        // A baseline is an external, reviewed record of accepted findings.
+        suppressions: f
+            .suppressed
+            .iter()
+            .map(|s| SarifSuppression {
+                kind: "external",
+                status: "accepted",
+                justification: &s.reason,
+            })
+            .collect(),
         properties: ResultProperties {
             status: f.status,
             severity: f.severity,
             references: &f.references,
+            fix: f.fix.as_ref(),
         },
     }
 }

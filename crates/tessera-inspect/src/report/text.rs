@@ -26,7 +26,16 @@ pub(super) fn render(report: &Report, colour: bool) -> String {
         .session_cookie
         .as_deref()
         .map_or_else(|| "(none found)".to_owned(), clean);
-    out.push_str(&format!("Session cookie: {cookie}\n\n"));
+    out.push_str(&format!("Session cookie: {cookie}\n"));
+    match &report.stack {
+        Some(d) => out.push_str(&format!(
+            "Stack:          {} ({} confidence: {})\n\n",
+            d.name,
+            confidence(d.confidence),
+            clean(&d.signals.join(", "))
+        )),
+        None => out.push_str("Stack:          not recognised (fixes are generic)\n\n"),
+    }
 
     let id_width = report
         .findings
@@ -56,6 +65,35 @@ pub(super) fn render(report: &Report, colour: bool) -> String {
             out.push_str(&line);
             out.push('\n');
         }
+        if let Some(s) = &f.suppressed {
+            let why = if s.reason.is_empty() {
+                "Suppressed: accepted in the baseline".to_owned()
+            } else {
+                format!(
+                    "Suppressed: accepted in the baseline ({})",
+                    clean(&s.reason)
+                )
+            };
+            for line in wrap(&why, WIDTH - INDENT) {
+                out.push_str(&indent);
+                out.push_str(&paint(&line, "2", colour));
+                out.push('\n');
+            }
+        }
+        if let Some(fix) = &f.fix {
+            let head = match fix.stack {
+                Some(s) => format!("Fix ({}): ", s.name()),
+                None => "Fix: ".to_owned(),
+            };
+            for line in wrap(
+                &format!("{head}{} Docs: {}", fix.advice, fix.docs),
+                WIDTH - INDENT,
+            ) {
+                out.push_str(&indent);
+                out.push_str(&paint(&line, "36", colour));
+                out.push('\n');
+            }
+        }
         if !f.references.is_empty() {
             let refs: Vec<String> = f.references.iter().map(|r| clean(r)).collect();
             let joined = format!("See: {}", refs.join(", "));
@@ -72,9 +110,10 @@ pub(super) fn render(report: &Report, colour: bool) -> String {
     out
 }
 
-/// `3 passed, 1 failed, 1 warning, 2 skipped, 0 errors`.
+/// `3 passed, 1 failed, 1 warning, 2 skipped, 0 errors` (and `, 2 suppressed by the
+/// baseline` when a baseline accepted some).
 pub(super) fn summary_line(s: &Summary) -> String {
-    format!(
+    let mut line = format!(
         "{} passed, {} failed, {} {}, {} skipped, {} {}",
         s.pass,
         s.fail,
@@ -83,7 +122,19 @@ pub(super) fn summary_line(s: &Summary) -> String {
         s.skip,
         s.error,
         if s.error == 1 { "error" } else { "errors" },
-    )
+    );
+    if s.suppressed > 0 {
+        line.push_str(&format!(", {} suppressed by the baseline", s.suppressed));
+    }
+    line
+}
+
+/// A confidence as the reports write it.
+pub(super) fn confidence(c: crate::stack::Confidence) -> &'static str {
+    match c {
+        crate::stack::Confidence::Medium => "medium",
+        crate::stack::Confidence::High => "high",
+    }
 }
 
 /// The status as the table shows it.
@@ -231,6 +282,7 @@ mod tests {
             warn: 1,
             skip: 2,
             error: 0,
+            suppressed: 0,
         };
         assert_eq!(
             summary_line(&s),
