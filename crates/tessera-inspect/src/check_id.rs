@@ -47,6 +47,8 @@ pub enum CheckId {
     CacheControl,
     /// `idle-timeout`
     IdleTimeout,
+    /// `absolute-timeout`
+    AbsoluteTimeout,
     /// `hsts`
     Hsts,
 }
@@ -58,7 +60,7 @@ pub struct UnknownCheck(pub String);
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 20] = [
+    pub const ALL: [CheckId; 21] = [
         Self::CookieSecure,
         Self::CookieHttpOnly,
         Self::CookieSamesite,
@@ -78,6 +80,7 @@ impl CheckId {
         Self::IdInUrl,
         Self::CacheControl,
         Self::IdleTimeout,
+        Self::AbsoluteTimeout,
         Self::Hsts,
     ];
 
@@ -103,6 +106,7 @@ impl CheckId {
             Self::IdInUrl => "id-in-url",
             Self::CacheControl => "cache-control",
             Self::IdleTimeout => "idle-timeout",
+            Self::AbsoluteTimeout => "absolute-timeout",
             Self::Hsts => "hsts",
         }
     }
@@ -129,6 +133,7 @@ impl CheckId {
             Self::IdInUrl => "Session token never appears in or is accepted from a URL",
             Self::CacheControl => "Authenticated pages are sent with Cache-Control: no-store",
             Self::IdleTimeout => "An idle session expires within the promised timeout",
+            Self::AbsoluteTimeout => "A session kept active still ends at the promised absolute lifetime",
             Self::Hsts => "HTTPS responses carry Strict-Transport-Security of at least a year",
         }
     }
@@ -155,6 +160,7 @@ impl CheckId {
             Self::IdInUrl => Severity::High,
             Self::CacheControl => Severity::Medium,
             Self::IdleTimeout => Severity::Medium,
+            Self::AbsoluteTimeout => Severity::Medium,
             Self::Hsts => Severity::Medium,
         }
     }
@@ -202,6 +208,7 @@ impl CheckId {
             Self::IdInUrl => &["WSTG-SESS-04", "ASVS 5.0 14.2.1", "CWE-598"],
             Self::CacheControl => &["WSTG-SESS-04", "ASVS 5.0 14.3.2", "CWE-525"],
             Self::IdleTimeout => &["WSTG-SESS-07", "ASVS 5.0 7.3.1", "CWE-613"],
+            Self::AbsoluteTimeout => &["WSTG-SESS-07", "ASVS 5.0 7.3.2", "CWE-613"],
             Self::Hsts => &["WSTG-SESS-09", "ASVS 5.0 3.4.1", "CWE-319"],
         }
     }

@@ -25,6 +25,8 @@ pub struct Options {
     /// still running then is stopped and reported as not run, so a target that answers each
     /// request slowly cannot keep the inspector going for ever.
     pub max_time: Duration,
+    /// Run the checks that wait for hours by design (`absolute-timeout`); off by default.
+    pub long: bool,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
             limits: Limits::default(),
             progress: false,
             max_time: Duration::from_secs(30 * 60),
+            long: false,
         }
     }
 }
@@ -77,6 +80,20 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             "--samples must be between 2 and 20000".into(),
         ));
     }
+    if let (true, true, Some(limit)) = (
+        options.long,
+        selected.contains(&CheckId::AbsoluteTimeout),
+        target.absolute_timeout,
+    ) {
+        let wait = limit + limit / 10 + Duration::from_secs(2);
+        if wait >= options.max_time {
+            return Err(InspectError::BadOption(format!(
+                "absolute-timeout waits {} s, past --max-time {} s: raise --max-time",
+                wait.as_secs(),
+                options.max_time.as_secs()
+            )));
+        }
+    }
     let agent = Agent::new(target.base_url.clone(), target.tls_insecure, options.limits)
         .map_err(|e| InspectError::Login(LoginError::Unreachable(e)))?;
     let (baseline, cookie) = match tokio::time::timeout_at(
@@ -107,6 +124,40 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
         tokio::spawn(async move { checks::idle_timeout(&agent, &target, &cookie).await })
     });
+
+    // The absolute-lifetime check keeps its own session busy for as long as the app promises;
+    // like the idle check it runs beside everything but the password change.
+    let absolute = match (wants(CheckId::AbsoluteTimeout), options.long) {
+        (false, _) => None,
+        (true, false) => Some(Err(checks::CheckOutcome {
+            status: Status::Skip,
+            evidence: match target.absolute_timeout {
+                Some(t) => format!(
+                    "opt-in: run with --long (it keeps a session active for {} s)",
+                    (t + t / 10).as_secs() + 2
+                ),
+                None => {
+                    "no [expiry] absolute_timeout in the target file (and opt-in: --long)".into()
+                }
+            },
+        })),
+        (true, true) => {
+            let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
+            let show = options.progress;
+            Some(Ok(tokio::spawn(async move {
+                let mut last = 0;
+                checks::absolute_timeout(&agent, &target, &cookie, |done, total| {
+                    // A line each tenth of the wait, only on a terminal.
+                    let tenth = done * 10 / total.max(1);
+                    if show && tenth > last {
+                        last = tenth;
+                        eprintln!("absolute-timeout: session kept active {done} of {total} s");
+                    }
+                })
+                .await
+            })))
+        }
+    };
 
     let mut found: Vec<Finding> = checks::cookie_checks(&ctx);
     let mut tokens = vec![ctx.baseline.token.clone()];
@@ -211,6 +262,22 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             }
         };
         found.push(finding(CheckId::IdleTimeout, v));
+    }
+    match absolute {
+        None => {}
+        Some(Err(skipped)) => found.push(finding(CheckId::AbsoluteTimeout, skipped)),
+        Some(Ok(mut task)) => {
+            let v = match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(done) => done.unwrap_or_else(|e| {
+                    checks_error(format!("the absolute-timeout check stopped: {e}"))
+                }),
+                Err(_) => {
+                    task.abort();
+                    not_run()
+                }
+            };
+            found.push(finding(CheckId::AbsoluteTimeout, v));
+        }
     }
     if wants(CheckId::PasswordChangeInvalidation) {
         found.push(finding(

@@ -310,6 +310,7 @@ fn generic(check: CheckId) -> Fix {
         CheckId::IdInUrl => ("Carry the session id only in a cookie: never in a URL, and never accept one from a query string or path parameter.", OWASP_SESSIONS),
         CheckId::CacheControl => ("Send Cache-Control: no-store on every page a signed-in user gets.", "https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cache-Control"),
         CheckId::IdleTimeout => ("Expire idle sessions on the server at the promised timeout (store the last-seen time with the session; do not rely on the cookie's expiry).", OWASP_SESSIONS),
+        CheckId::AbsoluteTimeout => ("Store each session's creation time on the server and end the session at the promised absolute lifetime, however active it is (renewing the idle deadline must not extend it).", OWASP_SESSIONS),
         CheckId::Hsts => ("Send Strict-Transport-Security: max-age=31536000 (a year or more) on every HTTPS response.", "https://cheatsheetseries.owasp.org/cheatsheets/HTTP_Strict_Transport_Security_Cheat_Sheet.html"),
     };
     Fix {
@@ -432,6 +433,7 @@ const FIXES: &[(CheckId, Stack, &str, &str)] = {
         (CookiePrefix, AspNetCore, "Set options.Cookie.Name = \"__Host-auth\" with SecurePolicy Always, Path / and no Domain.", ASPNET_COOKIE),
         (LogoutInvalidation, AspNetCore, "SignOutAsync() only clears the browser's cookie: keep tickets server-side (CookieAuthenticationOptions.SessionStore) or validate Identity's security stamp on each request.", ASPNET_COOKIE),
         (PasswordChangeInvalidation, AspNetCore, "Call UserManager.UpdateSecurityStampAsync(user) and set SecurityStampValidatorOptions.ValidationInterval = TimeSpan.Zero.", ASPNET_COOKIE),
+        (AbsoluteTimeout, AspNetCore, "Set options.ExpireTimeSpan to the absolute lifetime with SlidingExpiration = false (or check AuthenticationProperties.IssuedUtc in OnValidatePrincipal).", ASPNET_COOKIE),
         (IdleTimeout, AspNetCore, "Set options.ExpireTimeSpan to the idle timeout with SlidingExpiration = true (and a server-side SessionStore to enforce it).", ASPNET_COOKIE),
         (LoginCsrf, AspNetCore, "Validate the antiforgery token on the login action ([ValidateAntiForgeryToken]; Razor Pages do it by default).", "https://learn.microsoft.com/aspnet/core/security/anti-request-forgery"),
         (Hsts, AspNetCore, "Call app.UseHsts() with HstsOptions.MaxAge of at least 365 days.", "https://learn.microsoft.com/aspnet/core/security/enforcing-ssl"),

@@ -105,6 +105,9 @@ pub struct Target {
     pub privilege: Option<FormStep>,
     /// The idle timeout the app promises, if configured.
     pub idle_timeout: Option<Duration>,
+    /// The absolute session lifetime the app promises, if configured (checked only with
+    /// `--long`: the check waits that long).
+    pub absolute_timeout: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +156,8 @@ struct RawPassword {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExpiry {
-    idle_timeout: Spanned<i64>,
+    idle_timeout: Option<Spanned<i64>>,
+    absolute_timeout: Option<Spanned<i64>>,
 }
 
 struct Ctx<'a> {
@@ -394,19 +398,29 @@ impl Target {
                 )?)
             }
         };
-        let idle_timeout = match &raw.expiry {
-            None => None,
-            Some(e) => match u64::try_from(*e.idle_timeout.get_ref()) {
-                Ok(secs @ 1..=86_400) => Some(Duration::from_secs(secs)),
-                _ => {
-                    return ctx.err(
-                        e.idle_timeout.span().start,
-                        "expiry.idle_timeout",
-                        "must be whole seconds between 1 and 86400",
-                    )
+        let seconds =
+            |v: Option<&Spanned<i64>>, key: &str| -> Result<Option<Duration>, TargetError> {
+                match v {
+                    None => Ok(None),
+                    Some(v) => match u64::try_from(*v.get_ref()) {
+                        Ok(secs @ 1..=86_400) => Ok(Some(Duration::from_secs(secs))),
+                        _ => ctx.err(
+                            v.span().start,
+                            key,
+                            "must be whole seconds between 1 and 86400",
+                        ),
+                    },
                 }
-            },
-        };
+            };
+        let expiry = raw.expiry.as_ref();
+        let idle_timeout = seconds(
+            expiry.and_then(|e| e.idle_timeout.as_ref()),
+            "expiry.idle_timeout",
+        )?;
+        let absolute_timeout = seconds(
+            expiry.and_then(|e| e.absolute_timeout.as_ref()),
+            "expiry.absolute_timeout",
+        )?;
         Ok(Self {
             base_url,
             tls_insecure: raw.tls_insecure,
@@ -417,6 +431,7 @@ impl Target {
             password_change,
             privilege,
             idle_timeout,
+            absolute_timeout,
         })
     }
 }
@@ -459,6 +474,7 @@ method = "POST"
 path = "/elevate"
 [expiry]
 idle_timeout = 20
+absolute_timeout = 3600
 "#;
 
     #[test]
@@ -471,6 +487,9 @@ idle_timeout = 20
         );
         assert_eq!(t.logout.form_page.as_deref(), Some("/account"));
         assert_eq!(t.idle_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(t.absolute_timeout, Some(Duration::from_secs(3600)));
+        let t = Target::parse(&GOOD.replace("idle_timeout = 20\n", ""), "t.toml").unwrap();
+        assert_eq!((t.idle_timeout, t.absolute_timeout.is_some()), (None, true));
         assert!(t.password_change.is_some() && t.privilege.is_some());
         assert!(!t.tls_insecure);
     }
@@ -488,6 +507,12 @@ idle_timeout = 20
         assert_eq!((e.line, e.key.as_str()), (1, "base_url"));
         let e = error(&GOOD.replace("idle_timeout = 20", "idle_timeout = -5"));
         assert_eq!((e.line, e.key.as_str()), (24, "expiry.idle_timeout"), "{e}");
+        let e = error(&GOOD.replace("absolute_timeout = 3600", "absolute_timeout = 0"));
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (25, "expiry.absolute_timeout"),
+            "{e}"
+        );
         let e = error(&GOOD.replace("expect_status = 200", "expect_status = 999"));
         assert_eq!((e.line, e.key.as_str()), (9, "authenticated.expect_status"));
         let e = error(&GOOD.replace(

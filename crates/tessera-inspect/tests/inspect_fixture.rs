@@ -16,6 +16,8 @@ use tessera_inspect::target::Target;
 use tessera_inspect::{inspect, Options};
 
 const IDLE: Duration = Duration::from_secs(2);
+/// Longer than the idle check's wait (idle + 10% + 2 s), so only idleness ends its session.
+const ABSOLUTE: Duration = Duration::from_secs(6);
 
 fn target(base_url: &str) -> Target {
     let text = format!(
@@ -42,8 +44,10 @@ path = "/elevate"
 fields = {{ password = "wonderland" }}
 [expiry]
 idle_timeout = {}
+absolute_timeout = {}
 "#,
-        IDLE.as_secs()
+        IDLE.as_secs(),
+        ABSOLUTE.as_secs()
     );
     Target::parse(&text, "fixture.toml").unwrap()
 }
@@ -56,6 +60,7 @@ fn options() -> Options {
             max_requests: 20_000,
             timeout: Duration::from_secs(10),
         },
+        long: true,
         ..Options::default()
     }
 }
@@ -63,6 +68,7 @@ fn options() -> Options {
 async fn audit(w: Weaknesses) -> (Report, BTreeMap<String, Status>, String) {
     let mut w = w;
     w.idle_timeout = Some(IDLE);
+    w.absolute_timeout = ABSOLUTE;
     let fx = start(w).await;
     let report = inspect(&target(&fx.base_url), &options()).await.unwrap();
     assert_eq!(
@@ -119,6 +125,16 @@ async fn the_run_deadline_cuts_checks_short_and_says_so() {
         max_time: Duration::from_millis(1500),
         samples: 2_000,
         ..options()
+    };
+    // An absolute-lifetime wait the deadline could never cover is refused before any request.
+    let refused = inspect(&target(&fx.base_url), &options).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("raise --max-time") && refused.exit_code() == 2,
+        "{refused}"
+    );
+    let options = Options {
+        long: false,
+        ..options
     };
     let report = inspect(&target(&fx.base_url), &options).await.unwrap();
     assert_eq!(

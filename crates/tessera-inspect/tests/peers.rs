@@ -115,6 +115,7 @@ async fn audit(app: &str, hardened: bool) -> Audit {
             max_requests: 20_000,
             timeout: Duration::from_secs(15),
         },
+        long: true,
         ..Options::default()
     };
     let report = inspect(&target, &options)
@@ -169,6 +170,7 @@ async fn flask_weak_and_hardened() {
             ("id-in-url", Pass),
             ("cache-control", Fail),
             ("idle-timeout", Fail),
+            ("absolute-timeout", Fail),
             ("hsts", Skip),
         ],
         "flask weak",
@@ -217,6 +219,7 @@ async fn express_session_weak_and_hardened() {
             ("id-in-url", Pass),
             ("cache-control", Fail),
             ("idle-timeout", Fail),
+            ("absolute-timeout", Fail),
             ("hsts", Skip),
         ],
         "express weak",

@@ -106,16 +106,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The demo's policy: the defaults, or a shorter idle timeout (with the renewal throttle kept
-/// below it, as the policy requires).
-pub(crate) fn policy(idle_timeout: Option<u64>) -> anyhow::Result<Policy> {
-    let Some(secs) = idle_timeout else {
+/// The demo's policy: the defaults, or a shorter idle timeout and absolute lifetime (the idle
+/// timeout capped by the lifetime when only the lifetime is given, and the renewal throttle
+/// kept below the idle timeout, as the policy requires).
+pub(crate) fn policy(idle_timeout: Option<u64>, absolute: Option<u64>) -> anyhow::Result<Policy> {
+    if idle_timeout.is_none() && absolute.is_none() {
         return Ok(Policy::default());
-    };
-    let idle = Duration::from_secs(secs);
-    let throttle = Policy::default().renewal_throttle().min(idle / 2);
+    }
+    let defaults = Policy::default();
+    let absolute = absolute.map_or(defaults.absolute_lifetime(), Duration::from_secs);
+    let idle = idle_timeout.map_or(defaults.idle_timeout().min(absolute), Duration::from_secs);
+    let throttle = defaults.renewal_throttle().min(idle / 2);
     Ok(Policy::builder()
         .idle_timeout(idle)
+        .absolute_lifetime(absolute)
         .renewal_throttle(throttle)
         .build()?)
 }
@@ -170,12 +174,16 @@ pub(crate) struct Args {
     /// `tessera inspect` check idle expiry without waiting half an hour.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=86_400))]
     idle_timeout: Option<u64>,
+    /// Absolute session lifetime in seconds (default: the policy's 8 hours), however active
+    /// the session is. Short values let `tessera inspect --long` check it.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=2_592_000))]
+    absolute_timeout: Option<u64>,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::init_logging("info");
-    let policy = policy(args.idle_timeout)?;
+    let policy = policy(args.idle_timeout, args.absolute_timeout)?;
     let cookie = cookie(args.cookie_name.as_deref())?;
     let listen = args.listen;
     crate::block_on(async move {

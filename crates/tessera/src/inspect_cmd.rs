@@ -52,6 +52,10 @@ pub(crate) struct Args {
     /// reported as not run, and the report says it is partial.
     #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) max_time: u64,
+    /// Also run the checks that wait by design for as long as the app promises a session may
+    /// live (absolute-timeout, from [expiry] absolute_timeout); raise --max-time to match.
+    #[arg(long)]
+    pub(crate) long: bool,
     /// Accept a self-signed TLS certificate (same as tls_insecure = true in the target file).
     #[arg(long)]
     pub(crate) insecure: bool,
@@ -130,6 +134,7 @@ fn inspect_and_report(args: Args) -> ExitCode {
         },
         progress: std::io::stderr().is_terminal(),
         max_time: Duration::from_secs(args.max_time),
+        long: args.long,
     };
     let mut report = match crate::block_on(inspect(&target, &options)) {
         Ok(Ok(r)) => r,

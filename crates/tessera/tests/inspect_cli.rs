@@ -40,12 +40,21 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn self_audit_of_the_demo_reports_no_failure_in_any_format() {
-    // A 3-second idle timeout, so the audit covers idle expiry too.
-    let server = Server::start(&["demo", "--store", "memory://", "--idle-timeout", "3"]);
+    // A 3-second idle timeout and a 7-second lifetime, so the audit covers idle expiry and
+    // (with --long) the absolute lifetime too.
+    let server = Server::start(&[
+        "demo",
+        "--store",
+        "memory://",
+        "--idle-timeout",
+        "3",
+        "--absolute-timeout",
+        "7",
+    ]);
     let dir = temp_dir("self-audit");
     let target = demo_target(&dir, &server.base);
     let mut text = std::fs::read_to_string(&target).unwrap();
-    text.push_str("\n[expiry]\nidle_timeout = 3\n");
+    text.push_str("\n[expiry]\nidle_timeout = 3\nabsolute_timeout = 7\n");
     std::fs::write(&target, text).unwrap();
     let t = target.to_str().unwrap();
 
@@ -59,6 +68,7 @@ fn self_audit_of_the_demo_reports_no_failure_in_any_format() {
         json_path.to_str().unwrap(),
         "--max-rps",
         "500",
+        "--long",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: serde_json::Value =
@@ -82,6 +92,7 @@ fn self_audit_of_the_demo_reports_no_failure_in_any_format() {
         "password-change-invalidation",
         "privilege-rotation",
         "id-entropy",
+        "absolute-timeout",
     ] {
         let f = findings.iter().find(|f| f["id"] == id).unwrap();
         assert_eq!(f["status"], "pass", "{f}");

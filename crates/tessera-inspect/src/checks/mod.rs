@@ -10,6 +10,7 @@ use crate::login::{login, Login, LoginError};
 use crate::report::{Finding, Severity, Status};
 use crate::target::{Method, Target};
 
+mod absolute_timeout;
 mod cache_control;
 mod cookie;
 pub(crate) mod entropy;
@@ -24,6 +25,7 @@ mod password_change;
 mod rotation;
 mod tossing;
 
+pub(crate) use absolute_timeout::absolute_timeout;
 pub(crate) use cache_control::cache_control;
 pub(crate) use cookie::cookie_checks;
 pub(crate) use entropy::sample_tokens;

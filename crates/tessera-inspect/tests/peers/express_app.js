@@ -1,7 +1,7 @@
 // An express + express-session peer app for testing `tessera inspect`, weak or hardened.
 //
 //   NODE_PATH=<peers>/node/node_modules node express_app.js --port PORT [--hardened]
-//       [--idle-timeout SECONDS] [--cert FILE --key FILE] [--quiet]
+//       [--idle-timeout SECONDS] [--absolute-timeout SECONDS] [--cert FILE --key FILE] [--quiet]
 //
 // Listens on 127.0.0.1 only; `--port 0` picks a free port. Once listening it prints one line to
 // stdout, `listening on URL (express, MODE)`, and serves until killed.
@@ -23,7 +23,8 @@
 // Then: cookie `__Host-sid; Path=/; Secure; HttpOnly; SameSite=Lax`, regenerate() at login and at
 // elevation, destroy() + clearCookie at logout, the user's other sessions destroyed on a
 // password change, idle timeout by `rolling: true` + `cookie.maxAge` (the store forgets a
-// session once its cookie would have expired; default 5 s), `Cache-Control: no-store` on every
+// session once its cookie would have expired; default 5 s), an absolute lifetime (a login stamp
+// checked by a middleware; default 12 s), `Cache-Control: no-store` on every
 // session page, and Strict-Transport-Security. express-session never adopts an unknown id: ids
 // are HMAC-signed with the secret.
 "use strict";
@@ -40,7 +41,7 @@ const express = require("express");
 const session = require("express-session");
 
 function parseArgs(argv) {
-  const a = { port: null, hardened: false, idle: 5, cert: null, key: null, quiet: false };
+  const a = { port: null, hardened: false, idle: 5, absolute: 12, cert: null, key: null, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     const next = () => {
@@ -50,6 +51,7 @@ function parseArgs(argv) {
     if (v === "--port") a.port = Number(next());
     else if (v === "--hardened") a.hardened = true;
     else if (v === "--idle-timeout") a.idle = Number(next());
+    else if (v === "--absolute-timeout") a.absolute = Number(next());
     else if (v === "--cert") a.cert = next();
     else if (v === "--key") a.key = next();
     else if (v === "--quiet") a.quiet = true;
@@ -57,13 +59,14 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) usage("--port PORT is required");
   if (!(a.idle > 0)) usage("--idle-timeout must be positive");
+  if (!(a.absolute > 0)) usage("--absolute-timeout must be positive");
   if (!!a.cert !== !!a.key) usage("--cert and --key go together");
   return a;
 }
 
 function usage(msg) {
   console.error(`express_app: ${msg}`);
-  console.error("usage: node express_app.js --port PORT [--hardened] [--idle-timeout S] [--cert F --key F] [--quiet]");
+  console.error("usage: node express_app.js --port PORT [--hardened] [--idle-timeout S] [--absolute-timeout S] [--cert F --key F] [--quiet]");
   process.exit(2);
 }
 
@@ -176,6 +179,14 @@ function buildApp(opts) {
     // leaving resave/saveUninitialized unset (true is what it uses then).
     app.use(session({ secret, store, resave: true, saveUninitialized: true }));
   }
+  // express-session has no absolute lifetime: rolling renews the cookie on every request. The
+  // hardened app stamps the session at login (kept across rotations) and starts a fresh one
+  // once that stamp is older than the lifetime.
+  app.use((req, res, next) => {
+    const born = opts.hardened && req.session && req.session.createdAt;
+    if (!born || Date.now() - born <= opts.absolute * 1000) return next();
+    req.session.regenerate(next);
+  });
   app.use(express.urlencoded({ extended: false }));
   app.use((req, res, next) => {
     if (!req.body) req.body = {}; // Express 5 leaves it undefined without a form body
@@ -216,6 +227,7 @@ function buildApp(opts) {
     rotate(req, {}, (err) => {
       if (err) return next(err);
       req.session.user = USER;
+      req.session.createdAt = Date.now();
       req.session.elevated = false;
       req.session.csrf = token();
       req.session.save((err2) => (err2 ? next(err2) : res.redirect(303, "/account")));
@@ -267,7 +279,7 @@ function buildApp(opts) {
     if (!signedIn(req)) return res.redirect(303, "/login");
     if (!csrfOk(req)) return res.status(403).send(page("Forbidden", "<p>Bad CSRF token.</p>"));
     if (!same(req.body.password || "", password)) return res.status(403).send(page("Forbidden", "<p>Wrong password.</p>"));
-    rotate(req, { user: req.session.user }, (err) => {
+    rotate(req, { user: req.session.user, createdAt: req.session.createdAt }, (err) => {
       if (err) return next(err);
       req.session.elevated = true;
       req.session.csrf = token();

@@ -1,6 +1,7 @@
 """A Flask peer app for testing `tessera inspect`, in a weak or a hardened configuration.
 
-    python flask_app.py --port PORT [--hardened] [--idle-timeout SECONDS] [--quiet]
+    python flask_app.py --port PORT [--hardened] [--idle-timeout SECONDS]
+        [--absolute-timeout SECONDS] [--quiet]
 
 Listens on 127.0.0.1 only (plain HTTP). `--port 0` picks a free port. Once listening it prints
 one line to stdout, `listening on http://127.0.0.1:PORT`, and serves until killed.
@@ -18,7 +19,8 @@ HARDENED (--hardened): a small server-side session store plugged in as Flask's
 `session_interface`: a 256-bit random id (secrets.token_urlsafe) in `__Host-sid; Secure;
 HttpOnly; SameSite=Lax; Path=/`, a new id at login and at elevation, the record deleted at
 logout (and the cookie cleared), the user's other sessions ended on a password change, an
-idle timeout (default 5 s), unknown ids never adopted, and `Cache-Control: no-store` on every
+idle timeout (default 5 s), an absolute lifetime counted from the session's first request and
+kept across rotations (default 12 s), unknown ids never adopted, and `Cache-Control: no-store` on every
 session-dependent page. Pure Flask + standard library.
 """
 
@@ -70,8 +72,9 @@ class ServerSession(CallbackDict, SessionMixin):
 class ServerSessionInterface(SessionInterface):
     cookie_name = "__Host-sid"
 
-    def __init__(self, idle_timeout):
+    def __init__(self, idle_timeout, absolute_timeout):
         self.idle_timeout = idle_timeout
+        self.absolute_timeout = absolute_timeout
         self.lock = threading.Lock()
         self.store = {}  # sid -> {"data": dict, "created": float, "last_seen": float}
 
@@ -83,7 +86,10 @@ class ServerSessionInterface(SessionInterface):
         now = time.monotonic()
         with self.lock:
             rec = self.store.get(sid) if sid else None
-            if rec is not None and now - rec["last_seen"] > self.idle_timeout:
+            if rec is not None and (
+                now - rec["last_seen"] > self.idle_timeout
+                or now - rec["created"] > self.absolute_timeout  # kept across rotations
+            ):
                 del self.store[sid]
                 rec = None
             if rec is None:
@@ -194,12 +200,12 @@ def password_page(error=None):
     )
 
 
-def create_app(hardened, idle_timeout):
+def create_app(hardened, idle_timeout, absolute_timeout):
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)
     store = None
     if hardened:
-        store = ServerSessionInterface(idle_timeout)
+        store = ServerSessionInterface(idle_timeout, absolute_timeout)
         app.session_interface = store
 
     def regenerate():
@@ -300,13 +306,14 @@ def main():
     p.add_argument("--port", type=int, required=True, help="port on 127.0.0.1 (0: any free port)")
     p.add_argument("--hardened", action="store_true", help="server-side sessions done properly")
     p.add_argument("--idle-timeout", type=float, default=5.0, help="hardened idle timeout, seconds (default 5)")
+    p.add_argument("--absolute-timeout", type=float, default=12.0, help="hardened absolute session lifetime, seconds (default 12)")
     p.add_argument("--quiet", action="store_true", help="no request log")
     args = p.parse_args()
     if args.quiet:
         import logging
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = create_app(args.hardened, args.idle_timeout)
+    app = create_app(args.hardened, args.idle_timeout, args.absolute_timeout)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     mode = "hardened" if args.hardened else "weak"
     print(f"listening on http://127.0.0.1:{server.server_port} (flask, {mode})", flush=True)

@@ -67,8 +67,6 @@ pub(crate) const PASSWORD: &str = "wonderland";
 pub(crate) const HOST_COOKIE: &str = "__Host-sid";
 /// The cookie name when the `__Host-` prefix is dropped (`no_prefix`, `no_secure`, `domain_scope`).
 pub(crate) const PLAIN_COOKIE: &str = "sid";
-/// Absolute session lifetime (not a weakness switch; long enough never to matter in a test).
-const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
 
 /// Each weakness switch, the inspector check it exists to flip, and any other check it cannot
 /// help flipping (see the module docs on the cookie name).
@@ -100,6 +98,7 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
     ("id_in_url", "id-in-url", &[]),
     ("cacheable_pages", "cache-control", &[]),
     ("no_idle_timeout", "idle-timeout", &[]),
+    ("no_absolute_timeout", "absolute-timeout", &[]),
 ];
 
 /// What the fixture does wrong. `Weaknesses::default()` is the hardened app.
@@ -148,6 +147,10 @@ pub(crate) struct Weaknesses {
     pub(crate) cacheable_pages: bool,
     /// Sessions never expire from idleness, whatever `idle_timeout` says.
     pub(crate) no_idle_timeout: bool,
+    /// Sessions kept active never end, whatever `absolute_timeout` says.
+    pub(crate) no_absolute_timeout: bool,
+    /// Not a weakness: how long a session may live, however active (default 12 hours).
+    pub(crate) absolute_timeout: Duration,
     /// Not a weakness: how long a session may sit unused. Default 20 s; `None` is the same as
     /// `no_idle_timeout`.
     pub(crate) idle_timeout: Option<Duration>,
@@ -177,6 +180,8 @@ impl Default for Weaknesses {
             id_in_url: false,
             cacheable_pages: false,
             no_idle_timeout: false,
+            no_absolute_timeout: false,
+            absolute_timeout: Duration::from_secs(12 * 3600),
             idle_timeout: Some(Duration::from_secs(20)),
             cookie_name: None,
         }
@@ -212,6 +217,7 @@ impl Weaknesses {
             "id_in_url" => &mut w.id_in_url,
             "cacheable_pages" => &mut w.cacheable_pages,
             "no_idle_timeout" => &mut w.no_idle_timeout,
+            "no_absolute_timeout" => &mut w.no_absolute_timeout,
             _ => return None,
         };
         *flag = true;
@@ -479,7 +485,9 @@ impl App {
         let idle = self
             .idle
             .is_some_and(|t| now.duration_since(s.last_seen) > t);
-        idle || now.duration_since(s.created) > ABSOLUTE_TIMEOUT
+        let absolute =
+            !self.w.no_absolute_timeout && now.duration_since(s.created) > self.w.absolute_timeout;
+        idle || absolute
     }
 
     /// The ids the request presents, in the order they are tried: the cookie, then (only with
