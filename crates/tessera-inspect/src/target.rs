@@ -84,6 +84,15 @@ pub struct PasswordChange {
     pub revert_fields: BTreeMap<String, String>,
 }
 
+/// A second account: its login fields, and text only its signed-in page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondUser {
+    /// Fields for the login step (replacing `[login] fields`).
+    pub fields: BTreeMap<String, String>,
+    /// Text the second account's signed-in page contains and the first's does not.
+    pub expect_body: String,
+}
+
 /// A validated target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -105,6 +114,9 @@ pub struct Target {
     pub privilege: Option<FormStep>,
     /// The idle timeout the app promises, if configured.
     pub idle_timeout: Option<Duration>,
+    /// A second account, signed in through the same login step, for the checks that need an
+    /// attacker's own valid session (`cookie-tossing`).
+    pub second_user: Option<SecondUser>,
     /// The absolute session lifetime the app promises, if configured (checked only with
     /// `--long`: the check waits that long).
     pub absolute_timeout: Option<Duration>,
@@ -122,7 +134,15 @@ struct Raw {
     logout: Spanned<RawStep>,
     password_change: Option<Spanned<RawPassword>>,
     privilege: Option<Spanned<RawStep>>,
+    second_user: Option<Spanned<RawSecondUser>>,
     expiry: Option<RawExpiry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecondUser {
+    fields: BTreeMap<String, String>,
+    expect_body: String,
 }
 
 #[derive(Deserialize)]
@@ -398,6 +418,57 @@ impl Target {
                 )?)
             }
         };
+        let second_user =
+            match &raw.second_user {
+                None => None,
+                Some(u) => {
+                    let r = u.get_ref();
+                    let at = u.span().start;
+                    if r.fields.is_empty() {
+                        return ctx.err(
+                            at,
+                            "second_user.fields",
+                            "must give the second account's login fields",
+                        );
+                    }
+                    if r.expect_body.is_empty() {
+                        return ctx.err(
+                            at,
+                            "second_user.expect_body",
+                            "must be text only the second account's page shows",
+                        );
+                    }
+                    match &authenticated.expect_body {
+                        None => return ctx.err(
+                            at,
+                            "authenticated.expect_body",
+                            "is needed with [second_user], to tell the two accounts' pages apart",
+                        ),
+                        Some(first)
+                            if first.contains(&r.expect_body)
+                                || r.expect_body.contains(first.as_str()) =>
+                        {
+                            return ctx.err(
+                                at,
+                                "second_user.expect_body",
+                                "must not contain, or be contained in, authenticated.expect_body",
+                            )
+                        }
+                        Some(_) => {}
+                    }
+                    if r.fields == login.fields {
+                        return ctx.err(
+                            at,
+                            "second_user.fields",
+                            "are the first account's: give another account's",
+                        );
+                    }
+                    Some(SecondUser {
+                        fields: r.fields.clone(),
+                        expect_body: r.expect_body.clone(),
+                    })
+                }
+            };
         let seconds =
             |v: Option<&Spanned<i64>>, key: &str| -> Result<Option<Duration>, TargetError> {
                 match v {
@@ -430,6 +501,7 @@ impl Target {
             logout,
             password_change,
             privilege,
+            second_user,
             idle_timeout,
             absolute_timeout,
         })
@@ -472,6 +544,9 @@ revert_fields = { old_password = "looking-glass-1", new_password = "wonderland" 
 [privilege]
 method = "POST"
 path = "/elevate"
+[second_user]
+fields = { username = "bob", password = "builder" }
+expect_body = "bob"
 [expiry]
 idle_timeout = 20
 absolute_timeout = 3600
@@ -488,6 +563,10 @@ absolute_timeout = 3600
         assert_eq!(t.logout.form_page.as_deref(), Some("/account"));
         assert_eq!(t.idle_timeout, Some(Duration::from_secs(20)));
         assert_eq!(t.absolute_timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(
+            t.second_user.as_ref().map(|u| u.expect_body.as_str()),
+            Some("bob")
+        );
         let t = Target::parse(&GOOD.replace("idle_timeout = 20\n", ""), "t.toml").unwrap();
         assert_eq!((t.idle_timeout, t.absolute_timeout.is_some()), (None, true));
         assert!(t.password_change.is_some() && t.privilege.is_some());
@@ -506,13 +585,22 @@ absolute_timeout = 3600
         let e = error(&GOOD.replace("http://127.0.0.1:18001", "ftp://x"));
         assert_eq!((e.line, e.key.as_str()), (1, "base_url"));
         let e = error(&GOOD.replace("idle_timeout = 20", "idle_timeout = -5"));
-        assert_eq!((e.line, e.key.as_str()), (24, "expiry.idle_timeout"), "{e}");
+        assert_eq!((e.line, e.key.as_str()), (27, "expiry.idle_timeout"), "{e}");
         let e = error(&GOOD.replace("absolute_timeout = 3600", "absolute_timeout = 0"));
         assert_eq!(
             (e.line, e.key.as_str()),
-            (25, "expiry.absolute_timeout"),
+            (28, "expiry.absolute_timeout"),
             "{e}"
         );
+        let e = error(&GOOD.replace("expect_body = \"bob\"", "expect_body = \"alice\""));
+        assert_eq!(e.key, "second_user.expect_body", "{e}");
+        let e = error(&GOOD.replace("expect_body = \"alice\"\n", ""));
+        assert_eq!(e.key, "authenticated.expect_body", "{e}");
+        let e = error(&GOOD.replace(
+            "username = \"bob\", password = \"builder\"",
+            "username = \"alice\", password = \"wonderland\"",
+        ));
+        assert_eq!(e.key, "second_user.fields", "{e}");
         let e = error(&GOOD.replace("expect_status = 200", "expect_status = 999"));
         assert_eq!((e.line, e.key.as_str()), (9, "authenticated.expect_status"));
         let e = error(&GOOD.replace(

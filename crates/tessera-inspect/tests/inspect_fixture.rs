@@ -20,7 +20,12 @@ const IDLE: Duration = Duration::from_secs(2);
 const ABSOLUTE: Duration = Duration::from_secs(6);
 
 fn target(base_url: &str) -> Target {
-    let text = format!(
+    target_with(base_url, "")
+}
+
+/// The target file, with `extra` TOML appended.
+fn target_with(base_url: &str, extra: &str) -> Target {
+    let mut text = format!(
         r#"base_url = "{base_url}"
 [login]
 form_page = "/login"
@@ -49,6 +54,7 @@ absolute_timeout = {}
         IDLE.as_secs(),
         ABSOLUTE.as_secs()
     );
+    text.push_str(extra);
     Target::parse(&text, "fixture.toml").unwrap()
 }
 
@@ -187,6 +193,50 @@ async fn first_cookie_wins_on_a_plain_name_is_a_session_swap() {
         "{}",
         explain(&report)
     );
+}
+
+/// With `[second_user]` the check plays the swap out with the attacker's real session. An app
+/// that serves the first *live* copy skips a dead token, so inference can only warn; the second
+/// account shows the attacker's session served: a fail on a plain name (a warning under
+/// `__Host-`, which siblings cannot toss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_account_decides_what_inference_cannot() {
+    let second = "[second_user]\nfields = { username = \"bob\", password = \"builder\" }\nexpect_body = \"bob\"\n";
+    let cases = [
+        ("first_live_cookie_wins", true, "", Status::Warn),
+        ("first_live_cookie_wins", true, second, Status::Fail),
+        ("first_cookie_wins", true, second, Status::Fail),
+        ("first_live_cookie_wins", false, second, Status::Warn),
+        ("hardened", true, second, Status::Pass),
+    ];
+    for (switch, plain, extra, want) in cases {
+        let mut w = Weaknesses::only(switch).unwrap_or_else(Weaknesses::hardened);
+        w.no_prefix = plain;
+        w.idle_timeout = Some(IDLE);
+        let fx = start(w).await;
+        let options = Options {
+            checks: Some(vec![tessera_inspect::checks::CheckId::CookieTossing]),
+            ..options()
+        };
+        let report = inspect(&target_with(&fx.base_url, extra), &options)
+            .await
+            .unwrap();
+        let f = &report.findings[0];
+        assert_eq!(
+            f.status,
+            want,
+            "{switch} plain={plain} second={}: {}",
+            !extra.is_empty(),
+            f.evidence
+        );
+        if !extra.is_empty() && want != Status::Pass {
+            assert!(
+                f.evidence.contains("SERVED AS THE ATTACKER"),
+                "{}",
+                f.evidence
+            );
+        }
+    }
 }
 
 /// ASVS 5.0 3.3.1 asks for `__Host-` or `__Secure-`: a `Secure` `__Secure-` cookie passes

@@ -4,7 +4,9 @@
 //! A sibling subdomain can set a cookie under the session cookie's name (unprefixed names; a
 //! `Domain` and a longer `Path`, or simply a later creation time, put it first in the `Cookie`
 //! header). An app that takes the first copy serves the attacker's session to the victim: the
-//! victim works, unaware, in the attacker's account. Without a second account the check infers
+//! victim works, unaware, in the attacker's account. With a `[second_user]` in the target file
+//! the check plays it out with two real sessions, the victim's and the attacker's. Without one
+//! it infers
 //! the policy from the victim's live session and a dead token of the app's own (a signed-out
 //! session's): served in exactly one order means the app picks by position, so an attacker's
 //! valid cookie in that position would be served.
@@ -40,7 +42,131 @@ fn cookies_done(page: &Page, name: &str) -> String {
     )
 }
 
+/// One request to the authenticated page with exactly this `Cookie` header.
+async fn send_cookies(ctx: &Ctx<'_>, header: &str) -> Result<Page, AgentError> {
+    ctx.agent
+        .user()
+        .send_with(
+            Method::Get,
+            &ctx.target.authenticated.path,
+            &[],
+            false,
+            &[("cookie", header)],
+        )
+        .await
+}
+
+/// A sibling cannot set a `__Host-` cookie for this host (browsers refuse its `Domain`), so
+/// with that prefix picking by position is not a session swap as it stands.
+fn host_prefixed(name: &str) -> bool {
+    name.to_ascii_lowercase().starts_with("__host-")
+}
+
+/// Whose session a response served.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Victim,
+    Attacker,
+    Nobody,
+}
+
+/// With a second account: the victim's and the attacker's real sessions in one request, both
+/// orders; fail when the attacker's is served in either.
+async fn with_second_user(ctx: &Ctx<'_>, second: &crate::target::SecondUser) -> CheckOutcome {
+    let name = &ctx.cookie;
+    let victim = match ctx.fresh_login().await {
+        Ok(l) => l.token,
+        Err(e) => return error(e),
+    };
+    let mut as_second = ctx.target.clone();
+    as_second.login.fields = second.fields.clone();
+    as_second.authenticated.expect_body = Some(second.expect_body.clone());
+    let attacker = match login(ctx.agent.user(), &as_second, Some(name)).await {
+        Ok((l, _)) => l.token,
+        Err(e) => return error(format!("the second account could not sign in: {e}")),
+    };
+    let whose = |page: &Page| {
+        if authenticated(page, &ctx.target.authenticated) {
+            Served::Victim
+        } else if authenticated(page, &as_second.authenticated) {
+            Served::Attacker
+        } else {
+            Served::Nobody
+        }
+    };
+    for (token, want, who) in [
+        (&victim, Served::Victim, "the first account's"),
+        (&attacker, Served::Attacker, "the second account's"),
+    ] {
+        match send_cookies(ctx, &format!("{name}={token}")).await {
+            Ok(p) if whose(&p) == want => {}
+            Ok(p) => {
+                return verdict(
+                    Status::Error,
+                    format!(
+                        "control failed: {who} token {} alone is not served as that account (status {})",
+                        short(token),
+                        p.status
+                    ),
+                )
+            }
+            Err(e) => return error(e),
+        }
+    }
+    let mut attacker_served = false;
+    let mut lines = Vec::new();
+    for (order, header) in [
+        (
+            "victim's copy first",
+            format!("{name}={victim}; {name}={attacker}"),
+        ),
+        (
+            "attacker's copy first",
+            format!("{name}={attacker}; {name}={victim}"),
+        ),
+    ] {
+        let page = match send_cookies(ctx, &header).await {
+            Ok(p) => p,
+            Err(e) => return error(e),
+        };
+        let served = whose(&page);
+        attacker_served |= served == Served::Attacker;
+        lines.push(format!(
+            "{order}: {} ({})",
+            match served {
+                Served::Victim => "served as the victim",
+                Served::Attacker => "SERVED AS THE ATTACKER",
+                Served::Nobody => "refused",
+            },
+            cookies_done(&page, name)
+        ));
+    }
+    let tried = format!(
+        "one request carried {name} twice, the victim's session {} and the second account's {}: {}",
+        short(&victim),
+        short(&attacker),
+        lines.join("; ")
+    );
+    match (attacker_served, host_prefixed(name)) {
+        (true, true) => verdict(
+            Status::Warn,
+            format!("the app served the attacker's copy of a duplicated session cookie; the __Host- prefix keeps sibling subdomains from tossing {name}, so it is not exploitable as it stands. {tried}"),
+        ),
+        (true, false) => verdict(
+            Status::Fail,
+            format!("the app served the attacker's copy of a duplicated session cookie: a sibling subdomain that tosses its own session cookie signs the victim in to the attacker's account (session swap). {tried}"),
+        ),
+        (false, _) => verdict(
+            Status::Pass,
+            format!("the attacker's session was never served. {tried}"),
+        ),
+    }
+}
+
 pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
+    if let Some(second) = &ctx.target.second_user {
+        return with_second_user(ctx, second).await;
+    }
     let name = &ctx.cookie;
     let live = match ctx.fresh_login().await {
         Ok(l) => l.token,
@@ -112,17 +238,7 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
         ("live copy first", format!("{name}={live}; {name}={dead}")),
         ("dead copy first", format!("{name}={dead}; {name}={live}")),
     ] {
-        let mut user = ctx.agent.user();
-        let page = match user
-            .send_with(
-                Method::Get,
-                &ctx.target.authenticated.path,
-                &[],
-                false,
-                &[("cookie", &header)],
-            )
-            .await
-        {
+        let page = match send_cookies(ctx, &header).await {
             Ok(p) => p,
             Err(e) => return error(e),
         };
@@ -140,11 +256,8 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
         short(&dead),
         lines.join("; ")
     );
-    // A sibling cannot set a `__Host-` cookie for this host (browsers refuse its `Domain`), so
-    // with that prefix picking by position is not a session swap as it stands.
-    let host_prefixed = name.to_ascii_lowercase().starts_with("__host-");
     match served.as_slice() {
-        [true, false] | [false, true] if host_prefixed => verdict(
+        [true, false] | [false, true] if host_prefixed(name) => verdict(
             Status::Warn,
             format!("the app picks a duplicated session cookie by its position; the __Host- prefix keeps sibling subdomains from tossing {name}, so it is not exploitable as it stands (it would be with an unprefixed name, or a parser that folds look-alike names in). {tried}"),
         ),
@@ -155,7 +268,7 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
         [false, false] => verdict(Status::Pass, format!("a duplicated session cookie is never served. {tried}")),
         _ => verdict(
             Status::Warn,
-            format!("the app skips a copy it does not know; whether it serves an attacker's valid copy over the victim's needs a second account to tell. {tried}"),
+            format!("the app skips a copy it does not know; whether it serves an attacker's valid copy over the victim's needs a second account to tell ([second_user] in the target file). {tried}"),
         ),
     }
 }

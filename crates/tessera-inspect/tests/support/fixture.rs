@@ -63,6 +63,8 @@ use tokio::sync::oneshot;
 pub(crate) const USER: &str = "alice";
 /// Alice's password when the fixture starts.
 pub(crate) const PASSWORD: &str = "wonderland";
+/// A second account, for the inspector's `[second_user]` (its password never changes).
+pub(crate) const SECOND_USER: (&str, &str) = ("bob", "builder");
 /// The hardened cookie name.
 pub(crate) const HOST_COOKIE: &str = "__Host-sid";
 /// The cookie name when the `__Host-` prefix is dropped (`no_prefix`, `no_secure`, `domain_scope`).
@@ -78,6 +80,7 @@ pub(crate) const SWITCHES: &[(&str, &str, &[&str])] = &[
     ("no_prefix", "cookie-prefix", &[]),
     ("lax_cookie_names", "cookie-name-lookalike", &[]),
     ("first_cookie_wins", "cookie-tossing", &[]),
+    ("first_live_cookie_wins", "cookie-tossing", &[]),
     ("domain_scope", "cookie-scope", &["cookie-prefix"]),
     ("predictable_ids", "id-entropy", &[]),
     ("no_rotation_on_login", "fixation-rotation", &[]),
@@ -120,6 +123,10 @@ pub(crate) struct Weaknesses {
     /// A request carrying the session cookie's name twice is served by the first copy (the
     /// hardened app serves neither).
     pub(crate) first_cookie_wins: bool,
+    /// A request carrying the session cookie's name twice is served by the first copy that
+    /// names a live session (whoever's it is): a dead copy is skipped, so only a second account
+    /// shows the swap.
+    pub(crate) first_live_cookie_wins: bool,
     /// The cookie carries `Domain=<request host>` (and so is named `sid`).
     pub(crate) domain_scope: bool,
     /// Ids are a counter: `sess-000001`, `sess-000002`, ...
@@ -169,6 +176,7 @@ impl Default for Weaknesses {
             no_prefix: false,
             lax_cookie_names: false,
             first_cookie_wins: false,
+            first_live_cookie_wins: false,
             domain_scope: false,
             predictable_ids: false,
             no_rotation_on_login: false,
@@ -206,6 +214,7 @@ impl Weaknesses {
             "no_prefix" => &mut w.no_prefix,
             "lax_cookie_names" => &mut w.lax_cookie_names,
             "first_cookie_wins" => &mut w.first_cookie_wins,
+            "first_live_cookie_wins" => &mut w.first_live_cookie_wins,
             "domain_scope" => &mut w.domain_scope,
             "predictable_ids" => &mut w.predictable_ids,
             "no_rotation_on_login" => &mut w.no_rotation_on_login,
@@ -383,10 +392,26 @@ fn well_formed(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers: by exact name, or, with `lax`,
-/// as a lax parser reads it (Unicode whitespace and a BOM trimmed, %-decoded, any case). A name
-/// present twice gives no value unless `first_wins`.
-fn cookie_value(headers: &HeaderMap, name: &str, lax: bool, first_wins: bool) -> Option<String> {
+/// What the app does with a request that carries its session cookie's name more than once.
+#[derive(Clone, Copy)]
+enum Duplicates {
+    /// Serves none of them (the hardened app).
+    Refuse,
+    /// Serves the first copy (`first_cookie_wins`).
+    First,
+    /// Tries each copy in turn and serves the first live session (`first_live_cookie_wins`).
+    FirstLive,
+}
+
+/// The values of cookie `name` in the request's `Cookie` headers that the app will try, in
+/// order: by exact name, or, with `lax`, as a lax parser reads it (Unicode whitespace and a BOM
+/// trimmed, %-decoded, any case); a name present twice is handled as `duplicates` says.
+fn cookie_values(
+    headers: &HeaderMap,
+    name: &str,
+    lax: bool,
+    duplicates: Duplicates,
+) -> Vec<String> {
     let fold = |k: &str| -> String {
         let k = k.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         let decoded: String = match k
@@ -400,7 +425,7 @@ fn cookie_value(headers: &HeaderMap, name: &str, lax: bool, first_wins: bool) ->
         };
         decoded.to_ascii_lowercase()
     };
-    headers
+    let all: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| {
@@ -424,15 +449,12 @@ fn cookie_value(headers: &HeaderMap, name: &str, lax: bool, first_wins: bool) ->
             }
         })
         .map(|(_, v)| v.trim().to_owned())
-        .collect::<Vec<_>>()
-        .into_iter()
-        .enumerate()
-        .try_fold(None, |first, (i, v)| match (i, first_wins) {
-            (0, _) => Some(Some(v)),
-            (_, true) => Some(first),
-            (_, false) => None,
-        })
-        .flatten()
+        .collect();
+    match (all.len(), duplicates) {
+        (0 | 1, _) | (_, Duplicates::FirstLive) => all,
+        (_, Duplicates::First) => all.into_iter().take(1).collect(),
+        (_, Duplicates::Refuse) => Vec::new(),
+    }
 }
 
 /// The request's host name, without the port (for `domain_scope`).
@@ -490,17 +512,26 @@ impl App {
         idle || absolute
     }
 
+    /// How this app handles a duplicated session cookie.
+    fn duplicates(&self) -> Duplicates {
+        if self.w.first_cookie_wins {
+            Duplicates::First
+        } else if self.w.first_live_cookie_wins {
+            Duplicates::FirstLive
+        } else {
+            Duplicates::Refuse
+        }
+    }
+
     /// The ids the request presents, in the order they are tried: the cookie, then (only with
     /// `id_in_url`) the `sid` query parameter.
     fn presented(&self, headers: &HeaderMap, query: &Params) -> Vec<String> {
-        let mut ids: Vec<String> = cookie_value(
+        let mut ids: Vec<String> = cookie_values(
             headers,
             &self.cookie,
             self.w.lax_cookie_names,
-            self.w.first_cookie_wins,
-        )
-        .into_iter()
-        .collect();
+            self.duplicates(),
+        );
         if self.w.id_in_url {
             ids.extend(query.get("sid").cloned());
         }
@@ -524,12 +555,14 @@ impl App {
             return Some(id.clone());
         }
         if self.w.adopts_unknown_ids {
-            if let Some(id) = cookie_value(
+            if let Some(id) = cookie_values(
                 headers,
                 &self.cookie,
                 self.w.lax_cookie_names,
-                self.w.first_cookie_wins,
+                self.duplicates(),
             )
+            .into_iter()
+            .next()
             .filter(|id| well_formed(id))
             {
                 let s = Session {
@@ -554,12 +587,14 @@ impl App {
         if let Some(id) = self.current(inner, headers, query) {
             return (id, false);
         }
-        let avoid = cookie_value(
+        let avoid = cookie_values(
             headers,
             &self.cookie,
             self.w.lax_cookie_names,
-            self.w.first_cookie_wins,
-        );
+            self.duplicates(),
+        )
+        .into_iter()
+        .next();
         (self.create(inner, Session::new(), avoid.as_deref()), true)
     }
 
@@ -748,13 +783,18 @@ async fn login(
         let body = login_page(&csrf, Some("The form expired; please try again."));
         return app.respond(StatusCode::FORBIDDEN, cookie, None, Some(body));
     }
-    let user_ok = f.get("username").map(String::as_str) == Some(USER);
-    let pass_ok = f.get("password").is_some_and(|p| *p == inner.password);
-    if !(user_ok && pass_ok) {
+    let username = f.get("username").map(String::as_str).unwrap_or_default();
+    let password = f.get("password").map(String::as_str).unwrap_or_default();
+    let signed_in = match username {
+        USER => (password == inner.password).then_some(USER),
+        u if u == SECOND_USER.0 => (password == SECOND_USER.1).then_some(SECOND_USER.0),
+        _ => None,
+    };
+    let Some(user) = signed_in else {
         let csrf = csrf_of(&inner, &id);
         let body = login_page(&csrf, Some("Wrong username or password."));
         return app.respond(StatusCode::UNAUTHORIZED, None, None, Some(body));
-    }
+    };
     let adopted = inner.sessions.get(&id).is_some_and(|s| s.adopted);
     let (id, cookie) = if app.w.no_rotation_on_login || adopted {
         if let Some(s) = inner.sessions.get_mut(&id) {
@@ -767,7 +807,7 @@ async fn login(
         (new_id, Some(c))
     };
     if let Some(s) = inner.sessions.get_mut(&id) {
-        s.user = Some(USER.into());
+        s.user = Some(user.into());
         s.elevated = false;
     }
     let to = if app.w.id_in_url {
