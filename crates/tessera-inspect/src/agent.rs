@@ -192,6 +192,7 @@ pub struct Agent {
     base: Url,
     limiter: Arc<Limiter>,
     seen: Arc<Mutex<Seen>>,
+    recorder: crate::exchange::Shared,
     loopback: bool,
 }
 
@@ -273,8 +274,19 @@ impl Agent {
                 max: limits.max_requests,
             }),
             seen: Arc::new(Mutex::new(Seen::default())),
+            recorder: crate::exchange::Recorder::new(Vec::new()),
             loopback,
         })
+    }
+
+    /// Values redacted as `[password]` wherever the recorded exchanges show them.
+    pub fn redact_passwords(&mut self, passwords: Vec<String>) {
+        self.recorder = crate::exchange::Recorder::new(passwords);
+    }
+
+    /// Runs `f` on the exchanges recorded so far.
+    pub fn exchanges<T>(&self, f: impl FnOnce(&crate::exchange::Recorder) -> T) -> Option<T> {
+        self.recorder.lock().ok().map(|r| f(&r))
     }
 
     /// A new user with an empty cookie jar.
@@ -472,6 +484,11 @@ impl User {
     ) -> Result<Page, AgentError> {
         self.agent.limiter.acquire().await?;
         let mut url = url.clone();
+        let mut sent_headers: Vec<(String, String)> = vec![(
+            "user-agent".into(),
+            concat!("tessera-inspect/", env!("CARGO_PKG_VERSION")).into(),
+        )];
+        let mut body = None;
         let mut req = match method {
             Method::Get => {
                 if !fields.is_empty() {
@@ -479,14 +496,30 @@ impl User {
                 }
                 self.agent.http.get(url.clone())
             }
-            Method::Post => self.agent.http.post(url.clone()).form(fields),
+            Method::Post => {
+                let form = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields.iter())
+                    .finish();
+                let mime = "application/x-www-form-urlencoded";
+                sent_headers.push(("content-type".into(), mime.into()));
+                body = Some((mime, form.clone()));
+                self.agent
+                    .http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, mime)
+                    .body(form)
+            }
         };
         if let Some(cookies) = self.cookie_header() {
+            sent_headers.push(("cookie".into(), cookies.clone()));
             req = req.header(COOKIE, cookies);
         }
         for (name, value) in headers {
+            sent_headers.push(((*name).to_owned(), (*value).to_owned()));
             req = req.header(*name, *value);
         }
+        let started = (crate::exchange::now(), std::time::Instant::now());
+        let sent_body = body;
         self.agent.record(|s| s.url(url.to_string()));
         // Errors name the URL without its query: a probe may carry a session token there.
         let shown = redacted(&url);
@@ -512,15 +545,35 @@ impl User {
         if let Some(l) = &location {
             self.agent.record(|s| s.url(l.clone()));
         }
-        let mut body = Vec::new();
+        let mut body_bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
-            let room = MAX_BODY.saturating_sub(body.len());
-            body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
-            if body.len() >= MAX_BODY {
+            let room = MAX_BODY.saturating_sub(body_bytes.len());
+            body_bytes.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            if body_bytes.len() >= MAX_BODY {
                 break;
             }
         }
-        let body = String::from_utf8_lossy(&body).into_owned();
+        let body = String::from_utf8_lossy(&body_bytes).into_owned();
+        if let Ok(mut r) = self.agent.recorder.lock() {
+            r.record(
+                crate::exchange::Sent {
+                    started: started.0,
+                    method: match method {
+                        Method::Get => "GET",
+                        Method::Post => "POST",
+                    },
+                    url: url.as_str(),
+                    headers: sent_headers,
+                    body: sent_body,
+                },
+                crate::exchange::Received {
+                    status,
+                    headers: &headers,
+                    body: &body,
+                    millis: u64::try_from(started.1.elapsed().as_millis()).unwrap_or(u64::MAX),
+                },
+            );
+        }
         let is_html = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

@@ -178,6 +178,8 @@ mod tests {
             references: vec![],
             fingerprint: String::new(),
             fix: None,
+            exchanges: Vec::new(),
+            exchanges_total: 0,
             suppressed: None,
         };
         Report::new("http://127.0.0.1:4000/".into(), Some("sid".into()), vec![f])

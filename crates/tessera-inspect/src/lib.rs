@@ -12,6 +12,7 @@ pub mod baseline;
 mod check_id;
 pub mod checks;
 pub mod entropy;
+pub mod exchange;
 pub mod login;
 mod page;
 pub mod report;

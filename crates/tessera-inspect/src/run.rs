@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::agent::{Agent, AgentError, Limits};
 use crate::checks::{self, finding, CheckId, Ctx};
+use crate::exchange::{scoped, Step};
 use crate::login::{login, LoginError};
 use crate::report::{Finding, Report, Status};
 use crate::target::Target;
@@ -27,6 +28,8 @@ pub struct Options {
     pub max_time: Duration,
     /// Run the checks that wait for hours by design (`absolute-timeout`); off by default.
     pub long: bool,
+    /// Keep the whole exchange as HAR in [`Report::har`] (`--har`).
+    pub har: bool,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             progress: false,
             max_time: Duration::from_secs(30 * 60),
             long: false,
+            har: false,
         }
     }
 }
@@ -94,11 +98,15 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             )));
         }
     }
-    let agent = Agent::new(target.base_url.clone(), target.tls_insecure, options.limits)
+    let mut agent = Agent::new(target.base_url.clone(), target.tls_insecure, options.limits)
         .map_err(|e| InspectError::Login(LoginError::Unreachable(e)))?;
+    agent.redact_passwords(target.password_values());
     let (baseline, cookie) = match tokio::time::timeout_at(
         deadline,
-        login(agent.user(), target, target.session_cookie.as_deref()),
+        scoped(
+            Step::Login,
+            login(agent.user(), target, target.session_cookie.as_deref()),
+        ),
     )
     .await
     {
@@ -122,7 +130,9 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     // which would end its session for the wrong reason.
     let idle = wants(CheckId::IdleTimeout).then(|| {
         let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
-        tokio::spawn(async move { checks::idle_timeout(&agent, &target, &cookie).await })
+        tokio::spawn(scoped(Step::Check(CheckId::IdleTimeout), async move {
+            checks::idle_timeout(&agent, &target, &cookie).await
+        }))
     });
 
     // The absolute-lifetime check keeps its own session busy for as long as the app promises;
@@ -144,18 +154,21 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         (true, true) => {
             let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
             let show = options.progress;
-            Some(Ok(tokio::spawn(async move {
-                let mut last = 0;
-                checks::absolute_timeout(&agent, &target, &cookie, |done, total| {
-                    // A line each tenth of the wait, only on a terminal.
-                    let tenth = done * 10 / total.max(1);
-                    if show && tenth > last {
-                        last = tenth;
-                        eprintln!("absolute-timeout: session kept active {done} of {total} s");
-                    }
-                })
-                .await
-            })))
+            Some(Ok(tokio::spawn(scoped(
+                Step::Check(CheckId::AbsoluteTimeout),
+                async move {
+                    let mut last = 0;
+                    checks::absolute_timeout(&agent, &target, &cookie, |done, total| {
+                        // A line each tenth of the wait, only on a terminal.
+                        let tenth = done * 10 / total.max(1);
+                        if show && tenth > last {
+                            last = tenth;
+                            eprintln!("absolute-timeout: session kept active {done} of {total} s");
+                        }
+                    })
+                    .await
+                },
+            ))))
         }
     };
 
@@ -167,11 +180,14 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         let mut bar = Progress::new(options.progress);
         let sampled = tokio::time::timeout_at(
             deadline,
-            checks::sample_tokens(
-                &ctx,
-                options.samples,
-                options.sample_budget,
-                |done, total| bar.show(done, total),
+            scoped(
+                Step::Check(CheckId::IdEntropy),
+                checks::sample_tokens(
+                    &ctx,
+                    options.samples,
+                    options.sample_budget,
+                    |done, total| bar.show(done, total),
+                ),
             ),
         )
         .await;
@@ -191,64 +207,96 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     if wants(CheckId::CookieNameLookalike) {
         found.push(finding(
             CheckId::CookieNameLookalike,
-            within(deadline, checks::cookie_name_lookalike(&ctx)).await,
+            within(
+                deadline,
+                CheckId::CookieNameLookalike,
+                checks::cookie_name_lookalike(&ctx),
+            )
+            .await,
         ));
     }
     if wants(CheckId::CookieTossing) {
         found.push(finding(
             CheckId::CookieTossing,
-            within(deadline, checks::cookie_tossing(&ctx)).await,
+            within(
+                deadline,
+                CheckId::CookieTossing,
+                checks::cookie_tossing(&ctx),
+            )
+            .await,
         ));
     }
     if wants(CheckId::FixationRotation) {
         found.push(finding(
             CheckId::FixationRotation,
-            within(deadline, checks::fixation_rotation(&ctx)).await,
+            within(
+                deadline,
+                CheckId::FixationRotation,
+                checks::fixation_rotation(&ctx),
+            )
+            .await,
         ));
     }
     if wants(CheckId::FixationStrict) {
         found.push(finding(
             CheckId::FixationStrict,
-            within(deadline, checks::fixation_strict(&ctx)).await,
+            within(
+                deadline,
+                CheckId::FixationStrict,
+                checks::fixation_strict(&ctx),
+            )
+            .await,
         ));
     }
     if wants(CheckId::LoginCsrf) {
         found.push(finding(
             CheckId::LoginCsrf,
-            within(deadline, checks::login_csrf(&ctx)).await,
+            within(deadline, CheckId::LoginCsrf, checks::login_csrf(&ctx)).await,
         ));
     }
     if wants(CheckId::LogoutInvalidation) || wants(CheckId::LogoutClearsCookie) {
-        let (invalidated, cleared) =
-            match tokio::time::timeout_at(deadline, checks::logout(&ctx)).await {
-                Ok(pair) => pair,
-                Err(_) => (not_run(), not_run()),
-            };
+        let (invalidated, cleared) = match tokio::time::timeout_at(
+            deadline,
+            scoped(
+                Step::Check(CheckId::LogoutInvalidation),
+                checks::logout(&ctx),
+            ),
+        )
+        .await
+        {
+            Ok(pair) => pair,
+            Err(_) => (not_run(), not_run()),
+        };
         found.push(finding(CheckId::LogoutInvalidation, invalidated));
         found.push(finding(CheckId::LogoutClearsCookie, cleared));
     }
     if wants(CheckId::PrivilegeRotation) {
         found.push(finding(
             CheckId::PrivilegeRotation,
-            within(deadline, checks::privilege_rotation(&ctx)).await,
+            within(
+                deadline,
+                CheckId::PrivilegeRotation,
+                checks::privilege_rotation(&ctx),
+            )
+            .await,
         ));
     }
     if wants(CheckId::RotationRace) {
         found.push(finding(
             CheckId::RotationRace,
-            within(deadline, checks::rotation_race(&ctx)).await,
+            within(deadline, CheckId::RotationRace, checks::rotation_race(&ctx)).await,
         ));
     }
     if wants(CheckId::CacheControl) {
         found.push(finding(
             CheckId::CacheControl,
-            within(deadline, checks::cache_control(&ctx)).await,
+            within(deadline, CheckId::CacheControl, checks::cache_control(&ctx)).await,
         ));
     }
     if wants(CheckId::Hsts) {
         found.push(finding(
             CheckId::Hsts,
-            within(deadline, checks::hsts(&ctx)).await,
+            within(deadline, CheckId::Hsts, checks::hsts(&ctx)).await,
         ));
     }
     if let Some(mut task) = idle {
@@ -285,7 +333,11 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             // Never cut short: it changes the password and must always change it back. It runs
             // only when the deadline has not passed yet.
             if tokio::time::Instant::now() < deadline {
-                checks::password_change(&ctx).await
+                scoped(
+                    Step::Check(CheckId::PasswordChangeInvalidation),
+                    checks::password_change(&ctx),
+                )
+                .await
             } else {
                 not_run()
             },
@@ -295,7 +347,7 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     if wants(CheckId::IdInUrl) {
         found.push(finding(
             CheckId::IdInUrl,
-            within(deadline, checks::id_in_url(&ctx, &tokens)).await,
+            within(deadline, CheckId::IdInUrl, checks::id_in_url(&ctx, &tokens)).await,
         ));
     }
     found.retain(|f| selected.iter().any(|id| id.as_str() == f.id));
@@ -312,10 +364,37 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         &cookie_names,
         &agent.hints(),
     );
+    attach_exchanges(&agent, &mut found);
     let mut report = Report::new(target.base_url.to_string(), Some(cookie), found);
     report.set_stack(stack);
+    if options.har {
+        report.har = agent.exchanges(crate::exchange::Recorder::to_har);
+    }
     report.entropy_bits = entropy_bits;
     Ok(report)
+}
+
+/// Gives each finding the last exchanges of the step that decided it: its check's own, or the
+/// baseline login's for the cookie-attribute checks, which judge the login's `Set-Cookie`.
+fn attach_exchanges(agent: &Agent, found: &mut [Finding]) {
+    for f in found.iter_mut() {
+        let Ok(id) = f.id.parse::<CheckId>() else {
+            continue;
+        };
+        let step = match id {
+            CheckId::CookieSecure
+            | CheckId::CookieHttpOnly
+            | CheckId::CookieSamesite
+            | CheckId::CookiePrefix
+            | CheckId::CookieScope => Step::Login,
+            CheckId::LogoutClearsCookie => Step::Check(CheckId::LogoutInvalidation),
+            other => Step::Check(other),
+        };
+        if let Some((shown, total)) = agent.exchanges(|r| r.evidence(step)) {
+            f.exchanges = shown;
+            f.exchanges_total = total;
+        }
+    }
 }
 
 /// A check cut short by `--max-time`.
@@ -325,12 +404,13 @@ fn not_run() -> checks::CheckOutcome {
     )
 }
 
-/// `check`, or [`not_run`] if the deadline comes first.
+/// `check` (its requests tagged as `id`'s), or [`not_run`] if the deadline comes first.
 async fn within(
     deadline: tokio::time::Instant,
+    id: CheckId,
     check: impl std::future::Future<Output = checks::CheckOutcome>,
 ) -> checks::CheckOutcome {
-    tokio::time::timeout_at(deadline, check)
+    tokio::time::timeout_at(deadline, scoped(Step::Check(id), check))
         .await
         .unwrap_or_else(|_| not_run())
 }

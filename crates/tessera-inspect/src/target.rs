@@ -508,6 +508,35 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Every value of a field whose name says password, in every step of the file: what the
+    /// recorded exchanges show as `[password]`.
+    pub fn password_values(&self) -> Vec<String> {
+        let mut maps = vec![&self.login.fields, &self.logout.fields];
+        if let Some(p) = &self.password_change {
+            maps.extend([&p.change.fields, &p.revert_fields]);
+        }
+        if let Some(p) = &self.privilege {
+            maps.push(&p.fields);
+        }
+        if let Some(u) = &self.second_user {
+            maps.push(&u.fields);
+        }
+        let mut values: Vec<String> = maps
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| k.to_ascii_lowercase().contains("pass"))
+            .map(|(_, v)| v.clone())
+            // Shorter ones would blank out unrelated text; form fields named like a password
+            // are redacted whatever their length.
+            .filter(|v| v.chars().count() >= 4)
+            .collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+}
+
 /// The key a serde message names, e.g. "missing field `path`" → `path`.
 fn key_in(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;

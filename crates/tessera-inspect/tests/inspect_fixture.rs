@@ -317,3 +317,73 @@ where
     }
     out
 }
+
+/// Every finding carries the exchanges that decided it, and `har` the whole run, all redacted:
+/// no session id the app ever issued and no password appears anywhere, even with ids in URLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_and_har_show_the_exchanges_with_every_secret_redacted() {
+    let w = Weaknesses {
+        id_in_url: true,
+        idle_timeout: Some(IDLE),
+        absolute_timeout: ABSOLUTE,
+        ..Weaknesses::hardened()
+    };
+    let fx = start(w).await;
+    let options = Options {
+        har: true,
+        samples: 20,
+        ..options()
+    };
+    let report = inspect(&target(&fx.base_url), &options).await.unwrap();
+    let har = report.har.clone().expect("a HAR when asked for");
+    let outputs = [
+        har.clone(),
+        report.to_json(),
+        report.to_html(),
+        report.to_text(false),
+        report.to_sarif(),
+    ];
+    let issued = fx.issued_ids();
+    assert!(issued.len() > 20, "{}", issued.len());
+    for out in &outputs {
+        for id in &issued {
+            assert!(!out.contains(id.as_str()), "session id {id} leaked");
+        }
+        for password in ["wonderland", "looking-glass-1"] {
+            assert!(!out.contains(password), "password {password} leaked");
+        }
+    }
+    // HAR 1.2: a log with entries, each a request and a response, tagged with its step.
+    let har: serde_json::Value = serde_json::from_str(&har).unwrap();
+    assert_eq!(har["log"]["version"], "1.2");
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert!(entries.len() > 50, "{}", entries.len());
+    for e in entries {
+        assert!(e["startedDateTime"].as_str().unwrap().ends_with('Z'));
+        assert!(e["request"]["method"].is_string() && e["request"]["url"].is_string());
+        assert!(e["response"]["status"].as_u64().unwrap() >= 100);
+        assert!(e["response"]["content"]["text"].is_string());
+    }
+    assert!(entries.iter().any(|e| e["comment"] == "login"));
+    assert!(entries.iter().any(|e| e["comment"] == "cookie-tossing"));
+    // The redacted forms are there instead: the short token form, and [password].
+    let text = serde_json::to_string(&har).unwrap();
+    assert!(
+        text.contains("…#") && text.contains("%5Bpassword%5D"),
+        "no redaction marks"
+    );
+    // Each finding that sent requests shows its last ones; the cookie checks show the login's.
+    let f = |id: &str| report.findings.iter().find(|f| f.id == id).unwrap();
+    let tossing = f("cookie-tossing");
+    assert!(!tossing.exchanges.is_empty() && tossing.exchanges_total >= tossing.exchanges.len());
+    assert!(tossing
+        .exchanges
+        .iter()
+        .any(|e| e.request_headers.iter().any(|h| h.starts_with("cookie:"))));
+    let secure = f("cookie-secure");
+    assert!(secure.exchanges.iter().any(|e| e
+        .response_headers
+        .iter()
+        .any(|h| h.starts_with("set-cookie:"))));
+    assert!(report.to_html().contains("<details class=\"exchanges\">"));
+}

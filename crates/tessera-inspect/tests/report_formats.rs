@@ -18,6 +18,8 @@ fn finding(id: &str, status: Status, severity: Severity, evidence: &str) -> Find
         references: vec!["WSTG-SESS-02".into(), "CWE-614".into()],
         fingerprint: String::new(),
         fix: None,
+        exchanges: Vec::new(),
+        exchanges_total: 0,
         suppressed: None,
     }
 }

@@ -66,6 +66,10 @@ pub(crate) struct Args {
     /// cannot fail the run; one that got worse is not suppressed).
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,
+    /// Write every request and response of the run to FILE as HAR 1.2 (tokens and passwords
+    /// redacted), for replay in a browser's developer tools or a proxy.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) har: Option<PathBuf>,
     /// Write this run's failures and warnings to FILE as a baseline to review and commit.
     #[arg(long, value_name = "FILE")]
     pub(crate) write_baseline: Option<PathBuf>,
@@ -135,6 +139,7 @@ fn inspect_and_report(args: Args) -> ExitCode {
         progress: std::io::stderr().is_terminal(),
         max_time: Duration::from_secs(args.max_time),
         long: args.long,
+        har: args.har.is_some(),
     };
     let mut report = match crate::block_on(inspect(&target, &options)) {
         Ok(Ok(r)) => r,
@@ -149,6 +154,12 @@ fn inspect_and_report(args: Args) -> ExitCode {
     };
     if let Some(b) = &baseline {
         report.apply_baseline(b);
+    }
+    if let (Some(path), Some(har)) = (&args.har, &report.har) {
+        if let Err(e) = std::fs::write(path, har.as_bytes()) {
+            eprintln!("tessera inspect: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
     }
     if let Some(path) = &args.write_baseline {
         let written = Baseline::of(&report);

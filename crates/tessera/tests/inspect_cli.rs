@@ -225,6 +225,18 @@ fn a_failing_check_exits_1() {
         "{text}"
     );
 
+    // --har writes the run's exchanges as HAR 1.2, passwords redacted.
+    let har_path = dir.join("run.har");
+    let out = run(&["--har", har_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let har = std::fs::read_to_string(&har_path).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&har).unwrap();
+    assert!(!parsed["log"]["entries"].as_array().unwrap().is_empty());
+    assert!(
+        !har.contains("wonderland"),
+        "the demo password leaked into the HAR"
+    );
+
     // A baseline that does not parse is an input error, before any request.
     std::fs::write(
         &base,

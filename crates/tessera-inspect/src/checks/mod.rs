@@ -70,6 +70,8 @@ pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
         // Filled in by `Report::new`, which knows the target and the cookie.
         fingerprint: String::new(),
         fix: None,
+        exchanges: Vec::new(),
+        exchanges_total: 0,
         suppressed: None,
     }
 }

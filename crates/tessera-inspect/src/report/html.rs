@@ -48,6 +48,7 @@ tr.row-error td:first-child { box-shadow: inset 3px 0 #8e24aa; }
 figure { margin: 0; }
 figure svg { width: 100%; height: auto; border: 1px solid #e3e7eb; border-radius: 4px; }
 figcaption { font-size: .9rem; color: #5b6570; margin-top: .3rem; }
+details.exchanges pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; padding: .4rem .6rem; background: #f5f7f9; border-radius: 4px; font-size: .85rem; }
 p.fix { margin: .4rem 0 0; padding: .4rem .6rem; border-left: 3px solid #2b6cb0; background: #eef4fb; }
 footer { margin-top: 2rem; font-size: .85rem; color: #5b6570; border-top: 1px solid #d6dbe1; }
 "#;
@@ -161,6 +162,28 @@ fn finding_row(out: &mut String, f: &Finding) {
     );
     if !f.evidence.is_empty() {
         let _ = write!(out, "<pre class=\"evidence\">{}</pre>", escape(&f.evidence));
+    }
+    if !f.exchanges.is_empty() {
+        let _ = write!(
+            out,
+            "<details class=\"exchanges\"><summary>Exchanges: the last {} of {}</summary>",
+            f.exchanges.len(),
+            f.exchanges_total
+        );
+        for e in &f.exchanges {
+            let mut text = e.request.clone();
+            for h in &e.request_headers {
+                text.push_str("\n  ");
+                text.push_str(h);
+            }
+            text.push_str(&format!("\n→ {}", e.status));
+            for h in &e.response_headers {
+                text.push_str("\n  ");
+                text.push_str(h);
+            }
+            let _ = write!(out, "<pre>{}</pre>", escape(&text));
+        }
+        out.push_str("</details>");
     }
     if let Some(s) = &f.suppressed {
         let _ = write!(

@@ -73,10 +73,20 @@ pub struct Finding {
     /// when there is one (see [`Report::stack`]), else the generic advice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The last exchanges of the step that decided this finding (redacted), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<crate::exchange::Evidence>,
+    /// How many exchanges that step made in all (`--har` has every one).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub exchanges_total: usize,
     /// Set when a baseline accepted this finding: it is reported, but neither counted as a
     /// failure or warning nor able to fail the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why a finding was suppressed.
@@ -157,6 +167,9 @@ pub struct Report {
     /// recognised (the fixes are then the generic ones).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<Detected>,
+    /// The whole exchange as HAR 1.2, redacted, when asked for (`--har`); not part of the JSON.
+    #[serde(skip)]
+    pub har: Option<String>,
     /// Per-bit entropy estimates from `id-entropy`, for the HTML chart (absent from JSON when
     /// the check did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +197,7 @@ impl Report {
             summary: Summary::default(),
             findings,
             stack: None,
+            har: None,
             entropy_bits: None,
         };
         report.set_stack(None);
@@ -314,6 +328,8 @@ mod bidi_tests {
             references: vec![],
             fingerprint: String::new(),
             fix: None,
+            exchanges: Vec::new(),
+            exchanges_total: 0,
             suppressed: None,
         };
         let r = Report::new(
@@ -345,6 +361,8 @@ mod fingerprint_tests {
             references: vec![],
             fingerprint: String::new(),
             fix: None,
+            exchanges: Vec::new(),
+            exchanges_total: 0,
             suppressed: None,
         };
         Report::new(target.into(), Some(cookie.into()), vec![f])

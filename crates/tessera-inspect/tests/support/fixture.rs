@@ -282,6 +282,12 @@ impl Fixture {
     pub(crate) fn password(&self) -> String {
         self.app.lock().password.clone()
     }
+
+    /// Every session id the fixture has issued so far.
+    #[allow(dead_code)] // used by some of the test crates that include this file
+    pub(crate) fn issued_ids(&self) -> Vec<String> {
+        self.app.lock().issued.clone()
+    }
 }
 
 impl Drop for Fixture {
@@ -306,6 +312,7 @@ pub(crate) async fn start(w: Weaknesses) -> Fixture {
             sessions: HashMap::new(),
             counter: 0,
             created_since_sweep: 0,
+            issued: Vec::new(),
             password: PASSWORD.into(),
         }),
     });
@@ -365,6 +372,8 @@ struct Inner {
     sessions: HashMap<String, Session>,
     counter: u64,
     created_since_sweep: u32,
+    /// Every id ever issued, for tests that check no token leaks into a report.
+    issued: Vec<String>,
     password: String,
 }
 
@@ -500,6 +509,7 @@ impl App {
         }
         let id = self.new_id(inner, avoid);
         inner.sessions.insert(id.clone(), session);
+        inner.issued.push(id.clone());
         id
     }
 
