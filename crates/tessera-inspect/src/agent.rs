@@ -19,6 +19,10 @@ use crate::target::{AuthCheck, FormStep, Method};
 
 /// Largest response body read; the rest is ignored.
 const MAX_BODY: usize = 2 * 1024 * 1024;
+/// Most cookies one user's jar holds (Chromium keeps 180 per domain).
+pub const MAX_JAR_COOKIES: usize = 180;
+/// Largest cookie (name and value) a jar keeps, as browsers do.
+const MAX_COOKIE_BYTES: usize = 4096;
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 8;
 
@@ -294,6 +298,8 @@ impl Agent {
         User {
             agent: self.clone(),
             jar: BTreeMap::new(),
+            set_order: BTreeMap::new(),
+            next_set: 0,
         }
     }
 
@@ -365,6 +371,9 @@ impl Agent {
 pub struct User {
     agent: Agent,
     jar: BTreeMap<String, String>,
+    /// When each cookie was last set (a counter), so a full jar evicts the oldest.
+    set_order: BTreeMap<String, u64>,
+    next_set: u64,
 }
 
 impl User {
@@ -386,6 +395,7 @@ impl User {
     /// Removes a cookie from the jar.
     pub fn remove_cookie(&mut self, name: &str) {
         self.jar.remove(name);
+        self.set_order.remove(name);
     }
 
     /// The agent this user runs on.
@@ -411,8 +421,22 @@ impl User {
                 || c.expires_datetime()
                     .is_some_and(|t| t < cookie::time::OffsetDateTime::now_utc());
             if expired || c.value().is_empty() {
-                self.jar.remove(c.name());
-            } else {
+                self.remove_cookie(c.name());
+            } else if c.name().len() + c.value().len() <= MAX_COOKIE_BYTES {
+                // Like a browser, a bounded jar: a flood of cookies cannot grow every later
+                // request's `Cookie` header without end; the least recently set goes first.
+                if self.jar.len() >= MAX_JAR_COOKIES && !self.jar.contains_key(c.name()) {
+                    if let Some(oldest) = self
+                        .set_order
+                        .iter()
+                        .min_by_key(|(_, n)| **n)
+                        .map(|(k, _)| k.clone())
+                    {
+                        self.remove_cookie(&oldest);
+                    }
+                }
+                self.next_set += 1;
+                self.set_order.insert(c.name().to_owned(), self.next_set);
                 self.jar.insert(c.name().to_owned(), c.value().to_owned());
             }
         }

@@ -309,7 +309,18 @@ impl Recorder {
             "entries": entries,
             "comment": comment,
         }});
-        serde_json::to_string_pretty(&har).unwrap_or_else(|_| "{}".into())
+        let text = serde_json::to_string_pretty(&har).unwrap_or_else(|_| "{}".into());
+        // serde_json escapes control characters but writes bidi controls raw; escaping them
+        // too keeps the same JSON value while no viewer of the file is made to reorder text.
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if !c.is_control() && crate::report::text::is_hidden_control(c) {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn har_entry(&self, e: &Exchange) -> Value {

@@ -270,6 +270,24 @@ impl Report {
         for f in &mut r.findings {
             f.evidence = fix(&f.evidence);
             f.title = fix(&f.title);
+            for e in &mut f.exchanges {
+                e.request = fix(&e.request);
+                for h in e
+                    .request_headers
+                    .iter_mut()
+                    .chain(e.response_headers.iter_mut())
+                {
+                    *h = fix(h);
+                }
+            }
+            if let Some(s) = &mut f.suppressed {
+                s.reason = fix(&s.reason);
+            }
+        }
+        if let Some(d) = &mut r.stack {
+            for s in &mut d.signals {
+                *s = fix(s);
+            }
         }
         r
     }

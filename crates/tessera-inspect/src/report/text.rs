@@ -194,7 +194,11 @@ fn clean_multiline(text: &str) -> String {
 /// True for the characters that must never reach a terminal or a page raw: control characters
 /// (C0, DEL, C1) and the bidi embeddings, overrides and isolates that reorder what is shown.
 pub(crate) fn is_hidden_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
 }
 
 fn push_clean(out: &mut String, c: char) {
