@@ -15,7 +15,29 @@ use url::Url;
 
 use crate::page::{hidden_inputs, links_in};
 
-use crate::target::{AuthCheck, FormStep, Method};
+use crate::target::{AuthCheck, Body, CsrfFrom, CsrfSend, FormStep, Method};
+
+/// How a POST's fields are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// A JSON object of the fields, as `application/json`.
+    Json,
+    /// The same JSON object labelled `text/plain`: what a page on another site can post
+    /// without a CORS preflight (a form with `enctype="text/plain"`, or `fetch` in no-cors
+    /// mode), for the login-CSRF check.
+    JsonAsPlainText,
+}
+
+impl From<Body> for Encoding {
+    fn from(b: Body) -> Self {
+        match b {
+            Body::Form => Self::Form,
+            Body::Json => Self::Json,
+        }
+    }
+}
 
 /// Largest response body read; the rest is ignored.
 const MAX_BODY: usize = 2 * 1024 * 1024;
@@ -44,6 +66,9 @@ pub enum AgentError {
     /// A path could not be joined to the base URL.
     #[error("invalid path {0:?}")]
     Path(String),
+    /// A step's anti-CSRF token could not be found where the target file says it is.
+    #[error("CSRF token: {0}")]
+    Csrf(String),
 }
 
 /// Bounds on the inspector's own traffic.
@@ -473,12 +498,26 @@ impl User {
         follow: bool,
         headers: &[(&str, &str)],
     ) -> Result<Page, AgentError> {
+        self.send_as(method, path, fields, follow, headers, Encoding::Form)
+            .await
+    }
+
+    /// [`User::send_with`], a POST's fields encoded as `encoding` says.
+    pub async fn send_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        fields: &[(String, String)],
+        follow: bool,
+        headers: &[(&str, &str)],
+        encoding: Encoding,
+    ) -> Result<Page, AgentError> {
         let mut extra = headers;
         let mut url = self.agent.join(path)?;
         let mut method = method;
         let mut fields = fields.to_vec();
         for _ in 0..=MAX_REDIRECTS {
-            let page = self.once(method, &url, &fields, extra).await?;
+            let page = self.once(method, &url, &fields, extra, encoding).await?;
             extra = &[];
             let target = page.location.as_ref().and_then(|l| url.join(l).ok());
             match target {
@@ -505,6 +544,7 @@ impl User {
         url: &Url,
         fields: &[(String, String)],
         headers: &[(&str, &str)],
+        encoding: Encoding,
     ) -> Result<Page, AgentError> {
         self.agent.limiter.acquire().await?;
         let mut url = url.clone();
@@ -521,10 +561,26 @@ impl User {
                 self.agent.http.get(url.clone())
             }
             Method::Post => {
-                let form = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(fields.iter())
-                    .finish();
-                let mime = "application/x-www-form-urlencoded";
+                let (form, mime) = match encoding {
+                    Encoding::Form => (
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .extend_pairs(fields.iter())
+                            .finish(),
+                        "application/x-www-form-urlencoded",
+                    ),
+                    Encoding::Json | Encoding::JsonAsPlainText => {
+                        let object: serde_json::Map<String, serde_json::Value> = fields
+                            .iter()
+                            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                            .collect();
+                        let text = serde_json::Value::Object(object).to_string();
+                        if encoding == Encoding::Json {
+                            (text, "application/json")
+                        } else {
+                            (text, "text/plain;charset=UTF-8")
+                        }
+                    }
+                };
                 sent_headers.push(("content-type".into(), mime.into()));
                 body = Some((mime, form.clone()));
                 self.agent
@@ -635,21 +691,69 @@ impl User {
         let mut form: Vec<(String, String)> = Vec::new();
         if let Some(page) = &step.form_page {
             let p = self.get(page).await?;
-            let action = self.agent.join(&step.path)?;
-            let hidden = hidden_inputs(&p.body, &p.url, &action);
-            self.agent.record(|s| {
-                for (k, _) in &hidden {
-                    StackHints::add(&mut s.hints.form_fields, k.clone());
-                }
-            });
-            for (k, v) in hidden {
-                if !fields.contains_key(&k) {
-                    form.push((k, v));
+            if step.body == Body::Form {
+                let action = self.agent.join(&step.path)?;
+                let hidden = hidden_inputs(&p.body, &p.url, &action);
+                self.agent.record(|s| {
+                    for (k, _) in &hidden {
+                        StackHints::add(&mut s.hints.form_fields, k.clone());
+                    }
+                });
+                for (k, v) in hidden {
+                    if !fields.contains_key(&k) {
+                        form.push((k, v));
+                    }
                 }
             }
         }
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if let Some(csrf) = &step.csrf {
+            let token = self.csrf_token(&csrf.from).await?;
+            match &csrf.send {
+                CsrfSend::Header(h) => headers.push((h.clone(), token)),
+                CsrfSend::Field(f) => form.push((f.clone(), token)),
+            }
+        }
         form.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.send(step.method, &step.path, &form, true).await
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.send_as(
+            step.method,
+            &step.path,
+            &form,
+            true,
+            &headers,
+            step.body.into(),
+        )
+        .await
+    }
+
+    /// Reads an anti-CSRF token from where the target file says it is.
+    async fn csrf_token(&mut self, from: &CsrfFrom) -> Result<String, AgentError> {
+        let missing = |what: String| AgentError::Csrf(what);
+        match from {
+            CsrfFrom::Cookie(name) => self
+                .cookie(name)
+                .map(str::to_owned)
+                .ok_or_else(|| missing(format!("no cookie {name:?} to take the CSRF token from"))),
+            CsrfFrom::Json { path, field } => {
+                let page = self.get(path).await?;
+                let value: serde_json::Value = serde_json::from_str(&page.body).map_err(|_| {
+                    missing(format!(
+                        "{path} (status {}) did not answer JSON",
+                        page.status
+                    ))
+                })?;
+                field
+                    .split('.')
+                    .try_fold(&value, |v, key| v.get(key))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| missing(format!("{path} has no string at {field:?}")))
+            }
+        }
     }
 
     /// True when the authenticated check passes for this user (redirects are not followed: a

@@ -51,8 +51,55 @@ pub struct FormStep {
     pub method: Method,
     /// Where the form is submitted.
     pub path: String,
-    /// Fields to submit (on top of the form's hidden inputs).
+    /// Fields to submit (on top of the form's hidden inputs, for a form body).
     pub fields: BTreeMap<String, String>,
+    /// How the fields travel: form-encoded (a page's form) or as a JSON object (an API).
+    pub body: Body,
+    /// Where the step's anti-CSRF token comes from and where it goes, for APIs that do not
+    /// use a form's hidden field.
+    pub csrf: Option<Csrf>,
+}
+
+/// How a step's fields are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Body {
+    /// `application/x-www-form-urlencoded`, with the form page's hidden inputs.
+    #[default]
+    Form,
+    /// `application/json`: one object of the fields, as strings.
+    Json,
+}
+
+/// An anti-CSRF token a step must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Csrf {
+    /// Where it is read.
+    pub from: CsrfFrom,
+    /// Where it is sent.
+    pub send: CsrfSend,
+}
+
+/// Where an anti-CSRF token is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsrfFrom {
+    /// A cookie the app set (double submit): its name.
+    Cookie(String),
+    /// A JSON endpoint: GET `path`, then the string at `field` (dots walk into objects).
+    Json {
+        /// The endpoint.
+        path: String,
+        /// The field, e.g. `csrfToken` or `data.csrf`.
+        field: String,
+    },
+}
+
+/// Where an anti-CSRF token is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsrfSend {
+    /// In this request header.
+    Header(String),
+    /// As this field of the body.
+    Field(String),
 }
 
 /// An HTTP method a flow may use.
@@ -153,6 +200,19 @@ struct RawStep {
     path: Spanned<String>,
     #[serde(default)]
     fields: BTreeMap<String, String>,
+    body: Option<Spanned<String>>,
+    csrf: Option<Spanned<RawCsrf>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCsrf {
+    from: String,
+    name: Option<String>,
+    path: Option<Spanned<String>>,
+    field: Option<String>,
+    header: Option<String>,
+    body_field: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +231,8 @@ struct RawPassword {
     path: Spanned<String>,
     fields: BTreeMap<String, String>,
     revert_fields: BTreeMap<String, String>,
+    body: Option<Spanned<String>>,
+    csrf: Option<Spanned<RawCsrf>>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +299,7 @@ impl Ctx<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // one per key of a step table
     fn step(
         &self,
         table: &str,
@@ -244,15 +307,70 @@ impl Ctx<'_> {
         method: Option<&Spanned<String>>,
         path: &Spanned<String>,
         fields: &BTreeMap<String, String>,
+        body: Option<&Spanned<String>>,
+        csrf: Option<&Spanned<RawCsrf>>,
     ) -> Result<FormStep, TargetError> {
+        let method = self.method(method, &format!("{table}.method"))?;
+        let body = match body.map(|b| (b.get_ref().as_str(), b.span().start)) {
+            None | Some(("form", _)) => Body::Form,
+            Some(("json", at)) if method == Method::Get => {
+                return self.err(at, &format!("{table}.body"), "json needs method POST")
+            }
+            Some(("json", _)) => Body::Json,
+            Some((_, at)) => return self.err(at, &format!("{table}.body"), "must be form or json"),
+        };
         Ok(FormStep {
             form_page: form_page
                 .map(|p| self.path(p, &format!("{table}.form_page")))
                 .transpose()?,
-            method: self.method(method, &format!("{table}.method"))?,
+            method,
             path: self.path(path, &format!("{table}.path"))?,
             fields: fields.clone(),
+            body,
+            csrf: csrf.map(|c| self.csrf(c, table)).transpose()?,
         })
+    }
+
+    fn csrf(&self, c: &Spanned<RawCsrf>, table: &str) -> Result<Csrf, TargetError> {
+        let (r, at) = (c.get_ref(), c.span().start);
+        let key = format!("{table}.csrf");
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b";,=\"\\:".contains(&b))
+        };
+        let from = match r.from.as_str() {
+            "cookie" => match &r.name {
+                Some(n) if name_ok(n) => CsrfFrom::Cookie(n.clone()),
+                _ => return self.err(at, &key, "from = \"cookie\" needs name, a cookie name"),
+            },
+            "json" => match (&r.path, &r.field) {
+                (Some(p), Some(f)) if !f.is_empty() => CsrfFrom::Json {
+                    path: self.path(p, &format!("{key}.path"))?,
+                    field: f.clone(),
+                },
+                _ => {
+                    return self.err(
+                        at,
+                        &key,
+                        "from = \"json\" needs path (the endpoint) and field",
+                    )
+                }
+            },
+            _ => return self.err(at, &key, "from must be \"cookie\" or \"json\""),
+        };
+        let send = match (&r.header, &r.body_field) {
+            (Some(h), None) if name_ok(h) => CsrfSend::Header(h.clone()),
+            (None, Some(f)) if !f.is_empty() => CsrfSend::Field(f.clone()),
+            _ => {
+                return self.err(
+                    at,
+                    &key,
+                    "needs exactly one of header (a header name) or body_field",
+                )
+            }
+        };
+        Ok(Csrf { from, send })
     }
 }
 
@@ -347,6 +465,8 @@ impl Target {
             l.method.as_ref(),
             &l.path,
             &l.fields,
+            l.body.as_ref(),
+            l.csrf.as_ref(),
         )?;
         if login.fields.is_empty() {
             return ctx.err(
@@ -381,6 +501,8 @@ impl Target {
             o.method.as_ref(),
             &o.path,
             &o.fields,
+            o.body.as_ref(),
+            o.csrf.as_ref(),
         )?;
         let password_change = match &raw.password_change {
             None => None,
@@ -400,6 +522,8 @@ impl Target {
                         r.method.as_ref(),
                         &r.path,
                         &r.fields,
+                        r.body.as_ref(),
+                        r.csrf.as_ref(),
                     )?,
                     revert_fields: r.revert_fields.clone(),
                 })
@@ -415,6 +539,8 @@ impl Target {
                     r.method.as_ref(),
                     &r.path,
                     &r.fields,
+                    r.body.as_ref(),
+                    r.csrf.as_ref(),
                 )?)
             }
         };
@@ -660,6 +786,68 @@ absolute_timeout = 3600
         for p in ["/\\evil.example/account", "/\\/evil.example", "/a\\b"] {
             let e = error(&GOOD.replace("path = \"/account\"", &format!("path = '{p}'")));
             assert_eq!(e.key, "authenticated.path", "{p}: {e}");
+        }
+    }
+
+    #[test]
+    fn json_steps_and_their_csrf_tokens_parse_and_bad_ones_are_refused() {
+        let api = |login: &str| {
+            format!(
+                "base_url = \"http://h\"\n[login]\npath = \"/api/login\"\nfields = {{ username = \"a\", password = \"b\" }}\n{login}\n\
+                 [authenticated]\npath = \"/api/me\"\n[logout]\npath = \"/api/logout\"\nbody = \"json\"\n"
+            )
+        };
+        let t = Target::parse(
+            &api("body = \"json\"\ncsrf = { from = \"json\", path = \"/api/csrf\", field = \"data.token\", header = \"X-CSRF-Token\" }"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(t.login.body, Body::Json);
+        assert_eq!(
+            t.login.csrf,
+            Some(Csrf {
+                from: CsrfFrom::Json {
+                    path: "/api/csrf".into(),
+                    field: "data.token".into()
+                },
+                send: CsrfSend::Header("X-CSRF-Token".into()),
+            })
+        );
+        assert_eq!((t.logout.body, t.logout.csrf.is_none()), (Body::Json, true));
+        let t = Target::parse(
+            &api("body = \"json\"\ncsrf = { from = \"cookie\", name = \"XSRF-TOKEN\", body_field = \"_csrf\" }"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            t.login.csrf.unwrap().from,
+            CsrfFrom::Cookie("XSRF-TOKEN".into())
+        );
+        for (bad, key) in [
+            ("body = \"xml\"", "login.body"),
+            ("method = \"GET\"\nbody = \"json\"", "login.body"),
+            ("csrf = { from = \"cookie\", header = \"X\" }", "login.csrf"),
+            (
+                "csrf = { from = \"json\", path = \"/c\", header = \"X\" }",
+                "login.csrf",
+            ),
+            ("csrf = { from = \"cookie\", name = \"c\" }", "login.csrf"),
+            (
+                "csrf = { from = \"cookie\", name = \"c\", header = \"X\", body_field = \"f\" }",
+                "login.csrf",
+            ),
+            (
+                "csrf = { from = \"cookie\", name = \"c\", header = \"X: y\" }",
+                "login.csrf",
+            ),
+            (
+                "csrf = { from = \"json\", path = \"//evil/c\", field = \"t\", header = \"X\" }",
+                "login.csrf.path",
+            ),
+            ("csrf = { from = \"url\" }", "login.csrf"),
+        ] {
+            let e = Target::parse(&api(bad), "t.toml").unwrap_err();
+            assert_eq!(e.key, key, "{bad}: {e}");
         }
     }
 

@@ -387,3 +387,85 @@ async fn evidence_and_har_show_the_exchanges_with_every_secret_redacted() {
         .any(|h| h.starts_with("set-cookie:"))));
     assert!(report.to_html().contains("<details class=\"exchanges\">"));
 }
+
+/// The fixture's JSON API, as a single-page app drives it: JSON bodies, the CSRF token from a
+/// JSON endpoint (login, logout) or a cookie (double submit: password change, elevation). The
+/// hardened API passes what the HTML app passes; a login that takes any content type and no
+/// token fails login-csrf, forged as a cross-site text/plain post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_api_is_audited_like_the_pages() {
+    let api = |base_url: &str| {
+        let text = format!(
+            r#"base_url = "{base_url}"
+[login]
+path = "/api/login"
+body = "json"
+fields = {{ username = "alice", password = "wonderland" }}
+csrf = {{ from = "json", path = "/api/csrf", field = "csrfToken", header = "X-CSRF-Token" }}
+[authenticated]
+path = "/api/me"
+expect_status = 200
+expect_body = "alice"
+[logout]
+path = "/api/logout"
+body = "json"
+csrf = {{ from = "json", path = "/api/csrf", field = "csrfToken", header = "X-CSRF-Token" }}
+[password_change]
+path = "/api/password"
+body = "json"
+fields = {{ old_password = "wonderland", new_password = "looking-glass-1" }}
+revert_fields = {{ old_password = "looking-glass-1", new_password = "wonderland" }}
+csrf = {{ from = "cookie", name = "XSRF-TOKEN", header = "X-XSRF-TOKEN" }}
+[privilege]
+path = "/api/elevate"
+body = "json"
+fields = {{ password = "wonderland" }}
+csrf = {{ from = "cookie", name = "XSRF-TOKEN", header = "X-XSRF-TOKEN" }}
+[expiry]
+idle_timeout = {}
+"#,
+            IDLE.as_secs()
+        );
+        Target::parse(&text, "api.toml").unwrap()
+    };
+    for (w, login_csrf) in [
+        (Weaknesses::hardened(), Status::Pass),
+        (Weaknesses::only("no_login_csrf").unwrap(), Status::Fail),
+    ] {
+        let mut w = w;
+        w.idle_timeout = Some(IDLE);
+        let fx = start(w).await;
+        let report = inspect(&api(&fx.base_url), &options()).await.unwrap();
+        assert_eq!(
+            fx.password(),
+            "wonderland",
+            "the password change was not reverted"
+        );
+        for f in &report.findings {
+            let want = match f.id.as_str() {
+                "hsts" | "absolute-timeout" => Status::Skip,
+                "rotation-race" => Status::Warn,
+                "login-csrf" => login_csrf,
+                _ => Status::Pass,
+            };
+            assert_eq!(
+                f.status,
+                want,
+                "{}: {}\n{}",
+                f.id,
+                f.evidence,
+                explain(&report)
+            );
+        }
+        let forged = report
+            .findings
+            .iter()
+            .find(|f| f.id == "login-csrf")
+            .unwrap();
+        assert!(
+            forged.evidence.contains("text/plain"),
+            "{}",
+            forged.evidence
+        );
+    }
+}

@@ -21,9 +21,16 @@ pub(crate) async fn login_csrf(ctx: &Ctx<'_>) -> CheckOutcome {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // A JSON login is forged as another site can send it without a CORS preflight: the same
+    // JSON labelled text/plain (a form with enctype="text/plain", or fetch in no-cors mode),
+    // with no CSRF header or field.
+    let (encoding, mode) = match login.body {
+        crate::target::Body::Form => (crate::agent::Encoding::Form, "navigate"),
+        crate::target::Body::Json => (crate::agent::Encoding::JsonAsPlainText, "no-cors"),
+    };
     let mut victim = ctx.agent.user();
     let answer = match victim
-        .send_with(
+        .send_as(
             login.method,
             &login.path,
             &fields,
@@ -31,8 +38,9 @@ pub(crate) async fn login_csrf(ctx: &Ctx<'_>) -> CheckOutcome {
             &[
                 ("origin", ATTACKER),
                 ("sec-fetch-site", "cross-site"),
-                ("sec-fetch-mode", "navigate"),
+                ("sec-fetch-mode", mode),
             ],
+            encoding,
         )
         .await
     {
@@ -43,20 +51,30 @@ pub(crate) async fn login_csrf(ctx: &Ctx<'_>) -> CheckOutcome {
         Ok(true) => verdict(
             Status::Fail,
             format!(
-                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, without the form's hidden fields) \
+                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, {}) \
                  signed the browser in (the login answered {}): an attacker's page can sign a victim in to the \
                  attacker's account",
+                forged(login.body),
                 answer.status
             ),
         ),
         Ok(false) => verdict(
             Status::Pass,
             format!(
-                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, without the form's hidden fields) \
+                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, {}) \
                  was refused (answered {}); the browser is not signed in",
+                forged(login.body),
                 answer.status
             ),
         ),
         Err(e) => error(e),
+    }
+}
+
+/// How the forged login was sent, for the evidence.
+fn forged(body: crate::target::Body) -> &'static str {
+    match body {
+        crate::target::Body::Form => "without the form's hidden fields",
+        crate::target::Body::Json => "the JSON body as text/plain, without the CSRF token",
     }
 }

@@ -17,14 +17,22 @@ pub(crate) async fn password_change(ctx: &Ctx<'_>) -> CheckOutcome {
         .is_authenticated(&ctx.target.authenticated)
         .await;
     let reverted = revert(ctx, pc, changer).await;
+    let refused = matches!(&changed, Ok(page) if page.status >= 400);
     let revert_note = match &reverted {
         Ok(()) => String::new(),
+        // The revert is tried even then, in case the app changed it and still said no.
+        Err(_) if refused => " (the change was refused, so the password should be unchanged: the revert failed as expected)".to_owned(),
         Err(e) => {
             format!(" WARNING: the password could not be changed back ({e}); restore it by hand.")
         }
     };
     match (changed, survived) {
         (Err(e), _) | (_, Err(e)) => verdict(Status::Error, format!("could not complete: {e}.{revert_note}")),
+        // A refused change proves nothing about the other session: say so, not fail or pass.
+        (Ok(page), _) if page.status >= 400 => verdict(
+            Status::Error,
+            format!("the password change was refused (answered {}): check [password_change] (fields, CSRF token).{revert_note}", page.status),
+        ),
         (Ok(page), Ok(true)) => verdict(Status::Fail, format!("after a password change in one session (answered {}), another session of the same user ({}) still authenticates.{revert_note}", page.status, short(&b.token))),
         (Ok(page), Ok(false)) => verdict(
             if reverted.is_ok() { Status::Pass } else { Status::Error },

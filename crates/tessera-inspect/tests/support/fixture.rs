@@ -15,6 +15,7 @@
 //! | `GET /password`, `POST /password` | `old_password`, `new_password`; ends the user's other sessions; 303 → `/account` |
 //! | `POST /elevate` | (form page `/account`) `password`; marks the session elevated and rotates its id; 303 → `/account` |
 //! | `GET /public` | a page that needs no session (and sets no cookie) |
+//! | `/api/…` | the same as a single-page app's JSON API (`fixture_api.rs`) |
 //!
 //! Hardened (every switch false): 256-bit ids from the OS RNG (base64url, 43 characters) in
 //! `__Host-sid; Path=/; Secure; HttpOnly; SameSite=Lax`; a new id at login and at elevation;
@@ -58,6 +59,9 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use tokio::sync::oneshot;
+
+#[path = "fixture_api.rs"]
+mod api;
 
 /// The only user.
 pub(crate) const USER: &str = "alice";
@@ -324,6 +328,7 @@ pub(crate) async fn start(w: Weaknesses) -> Fixture {
         .route("/logout", axum::routing::post(logout))
         .route("/password", get(password_form).post(change_password))
         .route("/elevate", axum::routing::post(elevate))
+        .merge(api::routes())
         .with_state(app.clone());
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
