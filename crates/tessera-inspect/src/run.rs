@@ -129,6 +129,12 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
     // The idle check waits for minutes; it runs beside everything except the password change,
     // which would end its session for the wrong reason.
     let idle = wants(CheckId::IdleTimeout).then(|| {
+        if let (true, Some(t)) = (options.progress, target.idle_timeout) {
+            eprintln!(
+                "idle-timeout: leaving a session idle for {} s, beside the other checks",
+                (t + t / 10).as_secs() + 2
+            );
+        }
         let (agent, target, cookie) = (agent.clone(), target.clone(), cookie.clone());
         tokio::spawn(scoped(Step::Check(CheckId::IdleTimeout), async move {
             checks::idle_timeout(&agent, &target, &cookie).await

@@ -53,7 +53,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) max_time: u64,
     /// Also run the checks that wait by design for as long as the app promises a session may
-    /// live (absolute-timeout, from [expiry] absolute_timeout); raise --max-time to match.
+    /// live (absolute-timeout, from `[expiry] absolute_timeout`); raise --max-time to match.
     #[arg(long)]
     pub(crate) long: bool,
     /// Accept a self-signed TLS certificate (same as tls_insecure = true in the target file).

@@ -15,7 +15,7 @@ use super::{Finding, Report, Severity, Status};
 pub(super) const ENTROPY_BIT_THRESHOLD: f64 = 0.9;
 
 const CSS: &str = r#"
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem; color: #1d232a; }
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 90rem; margin: 2rem auto; padding: 0 1.5rem; color: #1d232a; }
 header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d6dbe1; margin-bottom: 1.5rem; }
 header h1 { font-size: 1.2rem; margin: .5rem 0; }
 header .tool { color: #5b6570; font-size: .9rem; }
@@ -27,24 +27,26 @@ dl.meta dt { color: #5b6570; } dl.meta dd { margin: 0; overflow-wrap: anywhere; 
 .counts { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0; padding: 0; list-style: none; }
 .counts li { padding: .3rem .7rem; border-radius: 4px; border: 1px solid; }
 .note { background: #fff8e1; border: 1px solid #f0d98c; padding: .6rem .8rem; border-radius: 4px; }
-table { border-collapse: collapse; width: 100%; }
-td, th { text-align: left; padding: .45rem .4rem; border-bottom: 1px solid #e3e7eb; vertical-align: top; }
-th { font-size: .85rem; color: #5b6570; font-weight: 600; }
-td.id code { white-space: nowrap; }
-td.sev { white-space: nowrap; font-size: .9rem; }
+article.finding { border: 1px solid #e3e7eb; border-radius: 6px; padding: .6rem .8rem; margin: 0 0 .7rem; }
+article.finding .head { display: flex; flex-wrap: wrap; align-items: baseline; gap: .3rem .7rem; }
+article.finding .head code { font-weight: 600; }
+.sev { font-size: .85rem; color: #5b6570; }
+.muted { color: #5b6570; }
 .title { font-weight: 600; }
-pre.evidence { white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0 0; padding: .4rem .6rem; background: #f5f7f9; border-radius: 4px; color: #37414b; }
-ul.refs { margin: 0; padding: 0; list-style: none; font-size: .85rem; }
-ul.refs li { white-space: nowrap; }
+pre.evidence { white-space: pre-wrap; overflow-wrap: anywhere; margin: .4rem 0 0; padding: .4rem .6rem; background: #f5f7f9; border-radius: 4px; color: #37414b; }
+ul.refs { margin: .4rem 0 0; padding: 0; list-style: none; font-size: .85rem; display: flex; flex-wrap: wrap; gap: .2rem 1rem; color: #5b6570; }
 .status { display: inline-block; min-width: 3.6rem; text-align: center; font-size: .8rem; font-weight: 700; padding: .05rem .4rem; border-radius: 3px; border: 1px solid; }
 .pass { background: #e8f5e9; border-color: #a5d6a7; color: #1b5e20; }
 .fail { background: #fdecea; border-color: #f5b7b1; color: #b71c1c; }
 .warn { background: #fff8e1; border-color: #f0d98c; color: #7a5200; }
 .skip { background: #f1f3f5; border-color: #cfd5db; color: #5b6570; }
 .error { background: #f3e5f5; border-color: #ce93d8; color: #6a1b9a; }
-tr.row-fail td:first-child { box-shadow: inset 3px 0 #e53935; }
-tr.row-warn td:first-child { box-shadow: inset 3px 0 #f0a500; }
-tr.row-error td:first-child { box-shadow: inset 3px 0 #8e24aa; }
+article.row-fail { border-left: 4px solid #e53935; }
+article.row-warn { border-left: 4px solid #f0a500; }
+article.row-error { border-left: 4px solid #8e24aa; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .5rem; color: #37414b; }
+details.passed > summary { cursor: pointer; font-weight: 600; margin: 1.2rem 0 .6rem; }
+details.passed article.finding { padding: .4rem .8rem; }
 figure { margin: 0; }
 figure svg { width: 100%; height: auto; border: 1px solid #e3e7eb; border-radius: 4px; }
 figcaption { font-size: .9rem; color: #5b6570; margin-top: .3rem; }
@@ -79,12 +81,12 @@ pub(super) fn render(report: &Report) -> String {
     );
     let stack = match &report.stack {
         Some(d) => format!(
-            "{} <span class=\"note\">({} confidence: {})</span>",
+            "{} <span class=\"muted\">({} confidence: {})</span>",
             escape(d.name),
             super::text::confidence(d.confidence),
             escape(&d.signals.join(", "))
         ),
-        None => "<em>not recognised</em> <span class=\"note\">(fixes are generic)</span>".into(),
+        None => "<em>not recognised</em> <span class=\"muted\">(fixes are generic)</span>".into(),
     };
     let _ = writeln!(
         out,
@@ -117,18 +119,86 @@ pub(super) fn render(report: &Report) -> String {
     }
     out.push_str("</ul>\n");
 
-    out.push_str("<h2>Findings</h2>\n");
+    // What needs attention first, worst first, grouped by severity; then what a baseline
+    // accepted; then, collapsed, everything that passed or did not run.
+    let attention: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.needs_attention())
+        .collect();
+    let errors: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Error)
+        .collect();
+    let suppressed: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_some())
+        .collect();
+    let quiet: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Pass | Status::Skip))
+        .collect();
     if report.findings.is_empty() {
-        out.push_str("<p class=\"note\">No checks ran.</p>\n");
-    } else {
-        out.push_str(
-            "<table class=\"findings\"><thead><tr><th>Status</th><th>Check</th>\
-             <th>Finding and evidence</th><th>Severity</th><th>References</th></tr></thead>\n<tbody>\n",
-        );
-        for f in &report.findings {
-            finding_row(&mut out, f);
+        out.push_str("<h2>Findings</h2>\n<p class=\"note\">No checks ran.</p>\n");
+    }
+    if !attention.is_empty() {
+        out.push_str("<h2>Needs attention</h2>\n");
+        for severity in [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::Info,
+        ] {
+            let group: Vec<&&Finding> = attention
+                .iter()
+                .filter(|f| f.severity == severity)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "<section class=\"severity\"><h3>{}</h3>",
+                severity_title(severity)
+            );
+            // Failures before warnings within a severity.
+            for f in group
+                .iter()
+                .filter(|f| f.status == Status::Fail)
+                .chain(group.iter().filter(|f| f.status != Status::Fail))
+            {
+                finding_card(&mut out, f);
+            }
+            out.push_str("</section>\n");
         }
-        out.push_str("</tbody></table>\n");
+    }
+    if !errors.is_empty() {
+        out.push_str("<h2>Could not conclude</h2>\n");
+        for f in &errors {
+            finding_card(&mut out, f);
+        }
+    }
+    if !suppressed.is_empty() {
+        out.push_str("<h2>Accepted in the baseline</h2>\n");
+        for f in &suppressed {
+            finding_card(&mut out, f);
+        }
+    }
+    if !quiet.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details class=\"passed\"><summary>{} passed, {} not run (skipped)</summary>",
+            quiet.iter().filter(|f| f.status == Status::Pass).count(),
+            quiet.iter().filter(|f| f.status == Status::Skip).count()
+        );
+        for f in &quiet {
+            finding_card(&mut out, f);
+        }
+        out.push_str("</details>\n");
     }
 
     if let Some(bits) = &report.entropy_bits {
@@ -150,12 +220,19 @@ pub(super) fn render(report: &Report) -> String {
     out
 }
 
-fn finding_row(out: &mut String, f: &Finding) {
+fn finding_card(out: &mut String, f: &Finding) {
     let class = status_class(f.status);
+    let severity = if matches!(f.status, Status::Fail | Status::Warn) {
+        format!("<span class=\"sev\">{}</span>", severity_name(f.severity))
+    } else {
+        String::new()
+    };
     let _ = write!(
         out,
-        "<tr class=\"row-{class}\"><td><span class=\"status {class}\">{}</span></td>\
-         <td class=\"id\"><code>{}</code></td><td><div class=\"title\">{}</div>",
+        "<article class=\"finding row-{class}\" id=\"check-{}\"><div class=\"head\">\
+         <span class=\"status {class}\">{}</span><code>{}</code>{severity}\
+         <span class=\"title\">{}</span></div>",
+        escape(&f.id),
         label(f.status),
         escape(&f.id),
         escape(&f.title)
@@ -207,11 +284,6 @@ fn finding_row(out: &mut String, f: &Finding) {
             escape(fix.docs)
         );
     }
-    let _ = write!(
-        out,
-        "</td><td class=\"sev\">{}</td><td>",
-        severity_name(f.severity)
-    );
     if !f.references.is_empty() {
         out.push_str("<ul class=\"refs\">");
         for r in &f.references {
@@ -231,7 +303,18 @@ fn finding_row(out: &mut String, f: &Finding) {
         }
         out.push_str("</ul>");
     }
-    out.push_str("</td></tr>\n");
+    out.push_str("</article>\n");
+}
+
+/// A severity as a group heading.
+fn severity_title(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Critical",
+        Severity::High => "High",
+        Severity::Medium => "Medium",
+        Severity::Low => "Low",
+        Severity::Info => "Informational",
+    }
 }
 
 /// Draws one bar per bit position (height = entropy in 0..=1), a dashed line at

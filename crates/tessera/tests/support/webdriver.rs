@@ -310,6 +310,12 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
+    /// Resizes the window (its viewport, headless) to `width` × `height` CSS pixels.
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await;
+    }
+
     /// Goes back one page in the history, as the browser's back button does.
     pub async fn back(&self) {
         self.post("/back", json!({})).await;
