@@ -283,6 +283,38 @@ pub fn fix(check: CheckId, stack: Option<Stack>) -> Fix {
         .unwrap_or_else(|| generic(check))
 }
 
+/// The fix table as docs/inspect.md shows it (Markdown, one row per stack and check), so the
+/// documentation is generated from this one table and a test keeps the two the same.
+pub fn fix_table_markdown() -> String {
+    let mut out = String::from("| stack | check | fix | docs |\n|---|---|---|---|\n");
+    let stacks = [
+        Stack::Flask,
+        Stack::Django,
+        Stack::Express,
+        Stack::Php,
+        Stack::Java,
+        Stack::Rails,
+        Stack::Laravel,
+        Stack::AspNetCore,
+    ];
+    for stack in stacks {
+        for id in CheckId::ALL {
+            if let Some((_, _, advice, docs)) =
+                FIXES.iter().find(|(c, s, _, _)| *c == id && *s == stack)
+            {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | <{}> |\n",
+                    stack.name(),
+                    id.as_str(),
+                    advice.replace('|', "\\|"),
+                    docs
+                ));
+            }
+        }
+    }
+    out
+}
+
 const OWASP_SESSIONS: &str =
     "https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html";
 const MDN_SET_COOKIE: &str =
@@ -592,6 +624,28 @@ mod tests {
         );
         // `__session` is not a Rails name (nothing between the underscores).
         assert_eq!(detect(Some(("__session", "x")), &[], &none), None);
+    }
+
+    /// docs/inspect.md carries the fix table generated from [`FIXES`];
+    /// `TESSERA_UPDATE_DOCS=1` rewrites it after a change.
+    #[test]
+    fn the_documented_fix_table_is_this_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/inspect.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- fix-table:start -->\n", "<!-- fix-table:end -->");
+        let from = doc.find(start).unwrap() + start.len();
+        let to = doc.find(end).unwrap();
+        let table = fix_table_markdown();
+        if std::env::var_os("TESSERA_UPDATE_DOCS").is_some() {
+            let updated = format!("{}{table}{}", &doc[..from], &doc[to..]);
+            std::fs::write(path, updated).unwrap();
+        } else {
+            assert_eq!(
+                &doc[from..to],
+                table,
+                "run with TESSERA_UPDATE_DOCS=1 to update docs/inspect.md"
+            );
+        }
     }
 
     #[test]
