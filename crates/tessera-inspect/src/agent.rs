@@ -709,6 +709,10 @@ impl User {
         let mut headers: Vec<(String, String)> = Vec::new();
         if let Some(csrf) = &step.csrf {
             let token = self.csrf_token(&csrf.from).await?;
+            // An anti-CSRF token is a secret of the session too: redacted like the cookies.
+            if let Ok(mut r) = self.agent.recorder.lock() {
+                r.remember(&token);
+            }
             match &csrf.send {
                 CsrfSend::Header(h) => headers.push((h.clone(), token)),
                 CsrfSend::Field(f) => form.push((f.clone(), token)),
@@ -734,9 +738,15 @@ impl User {
     async fn csrf_token(&mut self, from: &CsrfFrom) -> Result<String, AgentError> {
         let missing = |what: String| AgentError::Csrf(what);
         match from {
+            // Sent decoded, as a page's script reads it from document.cookie and decodes it
+            // (Angular's and axios' double-submit helpers do).
             CsrfFrom::Cookie(name) => self
                 .cookie(name)
-                .map(str::to_owned)
+                .map(|v| {
+                    url::form_urlencoded::parse(format!("v={}", v.replace('+', "%2B")).as_bytes())
+                        .next()
+                        .map_or_else(|| v.to_owned(), |(_, d)| d.into_owned())
+                })
                 .ok_or_else(|| missing(format!("no cookie {name:?} to take the CSRF token from"))),
             CsrfFrom::Json { path, field } => {
                 let page = self.get(path).await?;

@@ -13,7 +13,10 @@
 //!
 //! An entry matches a finding by [`Finding::fingerprint`] (check, host and cookie name) and
 //! accepts it only as it was: a finding that is now worse than the entry (a warning that became
-//! a failure, or a higher severity) is not suppressed.
+//! a failure, or a higher severity) is not suppressed. "Worse" is judged by status and
+//! severity, not by the evidence: an accepted idle-timeout failure stays accepted whatever the
+//! timeout it measured next time. Writing a baseline from a run that applied one keeps the
+//! reasons of the entries it still matched.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -79,7 +82,12 @@ impl Baseline {
                     check: f.id.clone(),
                     status: f.status,
                     severity: f.severity,
-                    reason: String::new(),
+                    // A reason given in the baseline this run applied stays with its entry.
+                    reason: f
+                        .suppressed
+                        .as_ref()
+                        .map(|s| s.reason.clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }

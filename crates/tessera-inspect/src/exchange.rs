@@ -6,13 +6,18 @@
 //! HAR 1.2, which browsers' developer tools and proxies (Burp, ZAP) import.
 //!
 //! Redaction works on what was seen, not on guesses: every cookie value the target set or the
-//! inspector sent is a secret, and so is every value of a target-file field whose name says
-//! password. On the way out each run of token characters that equals a secret is replaced, in
-//! URLs, headers and bodies alike, so a token that travelled in a query string or a `Location`
-//! is redacted too.
+//! inspector sent (8 to 4,096 bytes), every anti-CSRF token read from a JSON endpoint, and every
+//! value of a target-file field whose name says password is a secret. On the way out each is
+//! replaced wherever it occurs as a substring (Aho-Corasick), in its raw form and in its
+//! percent-encoded and percent-decoded forms (a probe re-encodes a token into a query string),
+//! in URLs, headers and bodies alike. Values are redacted before they are cut to the display
+//! limits, and a cut never ends in the middle of a run of token characters. Should the secrets
+//! outgrow their budget, every run of 16 or more token characters is masked instead.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -22,13 +27,17 @@ use crate::checks::CheckId;
 
 /// Bytes of exchanges kept for the whole run; later ones are counted, not kept.
 pub const MAX_RECORDED_BYTES: usize = 24 * 1024 * 1024;
-/// Longest body kept of a request or response (the rest is cut, and the HAR says so).
+/// Longest body shown of a request or response (the rest is cut, and the HAR says so); twice
+/// as much is kept, so a secret straddling the display cut is still whole when redacted.
 const MAX_BODY_KEPT: usize = 4 * 1024;
-/// Headers kept per message, and the longest value kept of each.
+/// Headers kept per message, and the longest value shown of each (twice as much is kept).
 const MAX_HEADERS: usize = 40;
 const MAX_HEADER_VALUE: usize = 2 * 1024;
-/// Secrets remembered (cookie values are distinct per session; a run makes a few thousand).
-const MAX_SECRETS: usize = 200_000;
+/// Longest value remembered as a secret (browsers keep cookies up to 4 KiB).
+const MAX_SECRET_LEN: usize = 4096;
+/// Bytes of secrets remembered in all (a run's session tokens take a few tens of KiB); past
+/// it, redaction masks every long run of token characters instead.
+const MAX_SECRET_BYTES: usize = 1024 * 1024;
 /// Exchanges attached to each finding (its check's last ones, where the deciding requests are).
 pub const EXCHANGES_PER_FINDING: usize = 8;
 
@@ -100,18 +109,33 @@ pub struct Recorder {
     bytes: usize,
     dropped: usize,
     secrets: HashSet<String>,
+    secret_bytes: usize,
+    secrets_overflowed: bool,
     passwords: Vec<String>,
+}
+
+/// Replaces every secret a recorder knows in a text (built once per output).
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+    replacements: Vec<String>,
+    mask_long_runs: bool,
 }
 
 /// A shared recorder.
 pub(crate) type Shared = Arc<Mutex<Recorder>>;
 
+/// `text` cut to at most `max` bytes; when cut, a trailing run of token characters (perhaps a
+/// secret's first half) goes too.
 fn cut(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text.get(..end).unwrap_or_default().to_owned()
+    let kept = text.get(..end).unwrap_or_default();
+    kept.trim_end_matches(token_char).to_owned()
 }
 
 /// The characters a token is made of (base64, base64url, hex, %-encoding, signed-cookie dots).
@@ -128,11 +152,18 @@ impl Recorder {
         }))
     }
 
-    fn remember(&mut self, value: &str) {
-        let v = value.trim().trim_matches('"').trim_end_matches('=');
-        if v.len() >= 8 && self.secrets.len() < MAX_SECRETS {
-            self.secrets.insert(v.to_owned());
+    /// Keeps `value` as a secret to redact.
+    pub(crate) fn remember(&mut self, value: &str) {
+        let v = value.trim().trim_matches('"');
+        if v.len() < 8 || v.len() > MAX_SECRET_LEN || self.secrets.contains(v) {
+            return;
         }
+        if self.secret_bytes + v.len() > MAX_SECRET_BYTES {
+            self.secrets_overflowed = true;
+            return;
+        }
+        self.secret_bytes += v.len();
+        self.secrets.insert(v.to_owned());
     }
 
     /// Keeps one exchange, if the budget allows, and learns the cookie values it carried.
@@ -162,7 +193,7 @@ impl Recorder {
                 .map(|(k, v)| {
                     (
                         k.as_str().to_owned(),
-                        cut(&String::from_utf8_lossy(v.as_bytes()), MAX_HEADER_VALUE),
+                        cut(&String::from_utf8_lossy(v.as_bytes()), 2 * MAX_HEADER_VALUE),
                     )
                 })
                 .collect()
@@ -172,16 +203,16 @@ impl Recorder {
             started: sent.started,
             millis: got.millis,
             method: sent.method,
-            url: cut(sent.url, MAX_HEADER_VALUE),
+            url: cut(sent.url, 2 * MAX_HEADER_VALUE),
             request_headers: sent
                 .headers
                 .into_iter()
                 .take(MAX_HEADERS)
-                .map(|(k, v)| (k, cut(&v, MAX_HEADER_VALUE)))
+                .map(|(k, v)| (k, cut(&v, 2 * MAX_HEADER_VALUE)))
                 .collect(),
             request_body: sent
                 .body
-                .map(|(mime, text)| (mime.to_owned(), cut(&text, MAX_BODY_KEPT))),
+                .map(|(mime, text)| (mime.to_owned(), cut(&text, 2 * MAX_BODY_KEPT))),
             status: got.status,
             response_headers: headers(got.headers),
             response_mime: got
@@ -190,7 +221,7 @@ impl Recorder {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned(),
-            response_body: cut(got.body, MAX_BODY_KEPT),
+            response_body: cut(got.body, 2 * MAX_BODY_KEPT),
             response_size: got.body.len(),
         };
         let size = e.url.len()
@@ -210,36 +241,42 @@ impl Recorder {
         self.exchanges.push(e);
     }
 
-    /// `text` with every secret seen replaced: tokens by their short form, passwords by
-    /// `[password]`.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut run = String::new();
-        // `=` ends a run: it separates names from values, and base64 padding is trimmed from
-        // the secrets as they are remembered.
-        let flush = |run: &mut String, out: &mut String| {
-            if run.len() >= 8 && self.secrets.contains(run.as_str()) {
-                out.push_str(&crate::checks::short(run));
-            } else {
-                out.push_str(run);
-            }
-            run.clear();
-        };
-        for c in text.chars() {
-            if token_char(c) {
-                run.push(c);
-            } else {
-                flush(&mut run, &mut out);
-                out.push(c);
+    /// A redactor for every secret seen so far.
+    pub fn redactor(&self) -> Redactor {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut replacements: Vec<String> = Vec::new();
+        for secret in &self.secrets {
+            let shown = crate::checks::short(secret);
+            for form in forms(secret) {
+                patterns.push(form);
+                replacements.push(shown.clone());
             }
         }
-        flush(&mut run, &mut out);
         for p in &self.passwords {
-            if out.contains(p.as_str()) {
-                out = out.replace(p.as_str(), "[password]");
+            let mut all = forms(p);
+            // As a JSON string writes it.
+            if let Ok(json) = serde_json::to_string(p) {
+                all.push(json.trim_matches('"').to_owned());
+            }
+            for form in all {
+                patterns.push(form);
+                replacements.push("[password]".to_owned());
             }
         }
-        out
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok();
+        Redactor {
+            matcher,
+            replacements,
+            mask_long_runs: self.secrets_overflowed,
+        }
+    }
+
+    /// `text` with every secret seen replaced (one-off; build a [`Redactor`] for many texts).
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor().redact(text)
     }
 
     /// Exchanges not kept because the budget was spent.
@@ -248,7 +285,7 @@ impl Recorder {
     }
 
     /// The last [`EXCHANGES_PER_FINDING`] exchanges of `step`, redacted, and how many it made.
-    pub fn evidence(&self, step: Step) -> (Vec<Evidence>, usize) {
+    pub fn evidence(&self, step: Step, r: &Redactor) -> (Vec<Evidence>, usize) {
         let mine: Vec<&Exchange> = self
             .exchanges
             .iter()
@@ -260,41 +297,15 @@ impl Recorder {
             .rev()
             .take(EXCHANGES_PER_FINDING)
             .rev()
-            .map(|e| self.evidence_of(e))
+            .map(|e| evidence_of(e, r))
             .collect();
         (shown, total)
     }
 
-    fn evidence_of(&self, e: &Exchange) -> Evidence {
-        let pick = |headers: &[(String, String)], names: &[&str]| -> Vec<String> {
-            headers
-                .iter()
-                .filter(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
-                .map(|(k, v)| format!("{k}: {}", self.redact(v)))
-                .collect()
-        };
-        Evidence {
-            request: format!("{} {}", e.method, self.redact(&e.url)),
-            request_headers: pick(
-                &e.request_headers,
-                &["cookie", "origin", "sec-fetch-site", "content-type"],
-            ),
-            status: e.status,
-            response_headers: pick(
-                &e.response_headers,
-                &[
-                    "set-cookie",
-                    "location",
-                    "cache-control",
-                    "strict-transport-security",
-                ],
-            ),
-        }
-    }
-
     /// Every exchange kept, redacted, as a HAR 1.2 log.
     pub fn to_har(&self) -> String {
-        let entries: Vec<Value> = self.exchanges.iter().map(|e| self.har_entry(e)).collect();
+        let r = self.redactor();
+        let entries: Vec<Value> = self.exchanges.iter().map(|e| har_entry(e, &r)).collect();
         let comment = if self.dropped > 0 {
             format!(
                 "{} later exchanges were not kept (the {MAX_RECORDED_BYTES}-byte budget was spent); tokens and passwords are redacted",
@@ -322,91 +333,230 @@ impl Recorder {
         }
         out
     }
+}
 
-    fn har_entry(&self, e: &Exchange) -> Value {
-        let headers = |h: &[(String, String)]| -> Vec<Value> {
-            h.iter()
-                .map(|(k, v)| json!({ "name": k, "value": self.redact(v) }))
-                .collect()
-        };
-        let url = self.redact(&e.url);
-        let query: Vec<Value> = url::Url::parse(&url)
-            .map(|u| {
-                u.query_pairs()
-                    .map(|(k, v)| json!({ "name": k, "value": v }))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut request = json!({
-            "method": e.method,
-            "url": url,
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "headers": headers(&e.request_headers),
-            "queryString": query,
-            "headersSize": -1,
-            "bodySize": e.request_body.as_ref().map_or(0, |(_, b)| b.len()),
-        });
-        if let (Some((mime, body)), Some(obj)) = (&e.request_body, request.as_object_mut()) {
-            obj.insert(
-                "postData".into(),
-                json!({ "mimeType": mime, "text": self.redact_form(body) }),
-            );
+/// The forms a secret travels in: as sent, percent-decoded (and form-decoded, `+` as a
+/// space, as a query string parser reads it), and percent-encoded (as a form or query string
+/// encodes it, and as a path segment does).
+fn forms(secret: &str) -> Vec<String> {
+    let decoded = percent_decode(secret);
+    let form_decoded: String = url::form_urlencoded::parse(format!("v={secret}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let mut all = vec![secret.to_owned(), form_decoded];
+    for base in [secret, decoded.as_str()] {
+        all.push(base.to_owned());
+        all.push(url::form_urlencoded::byte_serialize(base.as_bytes()).collect());
+        all.push(path_encode(base));
+    }
+    all.sort();
+    all.dedup();
+    all.retain(|f| f.len() >= 8);
+    all
+}
+
+/// `%XX` sequences decoded (lossy UTF-8; `+` kept).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
         }
-        let cut_note = if e.response_size > e.response_body.len() {
-            format!(
-                "body cut to its first {} of {} bytes",
-                e.response_body.len(),
-                e.response_size
-            )
-        } else {
-            String::new()
-        };
-        json!({
-            "startedDateTime": e.started.rfc3339(),
-            "time": e.millis,
-            "request": request,
-            "response": {
-                "status": e.status,
-                "statusText": "",
-                "httpVersion": "HTTP/1.1",
-                "cookies": [],
-                "headers": headers(&e.response_headers),
-                "content": {
-                    "size": e.response_size,
-                    "mimeType": e.response_mime,
-                    "text": self.redact(&e.response_body),
-                    "comment": cut_note,
-                },
-                "redirectURL": e.response_headers.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-                    .map(|(_, v)| self.redact(v))
-                    .unwrap_or_default(),
-                "headersSize": -1,
-                "bodySize": e.response_size,
-            },
-            "cache": {},
-            "timings": { "send": 0, "wait": e.millis, "receive": 0 },
-            "comment": e.step.map_or("", Step::name),
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every byte outside the unreserved set as `%XX` (how a client puts a value in a path).
+fn path_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
         })
+        .collect()
+}
+
+impl Redactor {
+    /// `text` with every secret replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let replaced = match &self.matcher {
+            Some(m) => m.replace_all(text, &self.replacements),
+            None => text.to_owned(),
+        };
+        if !self.mask_long_runs {
+            return replaced;
+        }
+        // Past the secrets' budget: mask what could be a token we did not keep.
+        let mut out = String::with_capacity(replaced.len());
+        let mut run = String::new();
+        for c in replaced.chars().chain(std::iter::once(' ')) {
+            if token_char(c) {
+                run.push(c);
+                continue;
+            }
+            if run.len() >= 16 {
+                out.push_str("[masked]");
+            } else {
+                out.push_str(&run);
+            }
+            run.clear();
+            out.push(c);
+        }
+        out.pop();
+        out
     }
 
-    /// A form body with every password-like field's value replaced, then redacted.
-    fn redact_form(&self, body: &str) -> String {
-        let fields: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
-            .map(|(k, v)| {
-                let v = if k.to_ascii_lowercase().contains("pass") {
-                    "[password]".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        let encoded = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        self.redact(&encoded)
+    /// Redacted, then cut to `max` bytes for display.
+    fn shown(&self, text: &str, max: usize) -> String {
+        cut(&self.redact(text), max)
+    }
+
+    /// A request body as shown: a form or JSON body with every password-like field's value
+    /// replaced, then redacted and cut.
+    fn body(&self, mime: &str, body: &str) -> String {
+        let is_password = |k: &str| k.to_ascii_lowercase().contains("pass");
+        let blanked = if mime.starts_with("application/x-www-form-urlencoded") {
+            let fields: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+                .map(|(k, v)| {
+                    let v = if is_password(&k) {
+                        "[password]".to_owned()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields)
+                .finish()
+        } else {
+            match serde_json::from_str::<Value>(body) {
+                Ok(Value::Object(mut o)) => {
+                    for (k, v) in o.iter_mut() {
+                        if is_password(k) {
+                            *v = Value::String("[password]".into());
+                        }
+                    }
+                    Value::Object(o).to_string()
+                }
+                _ => body.to_owned(),
+            }
+        };
+        self.shown(&blanked, MAX_BODY_KEPT)
+    }
+}
+
+fn har_entry(e: &Exchange, r: &Redactor) -> Value {
+    let headers = |h: &[(String, String)]| -> Vec<Value> {
+        h.iter()
+            .map(|(k, v)| json!({ "name": k, "value": r.shown(v, MAX_HEADER_VALUE) }))
+            .collect()
+    };
+    // The query string from the URL as sent, each value redacted (the redacted URL itself may
+    // no longer parse: the short form holds `#` and spaces).
+    let query: Vec<Value> = url::Url::parse(&e.url)
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| json!({ "name": r.redact(&k), "value": r.redact(&v) }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut request = json!({
+        "method": e.method,
+        "url": r.shown(&e.url, MAX_HEADER_VALUE),
+        "httpVersion": "HTTP/1.1",
+        "cookies": [],
+        "headers": headers(&e.request_headers),
+        "queryString": query,
+        "headersSize": -1,
+        "bodySize": e.request_body.as_ref().map_or(0, |(_, b)| b.len()),
+    });
+    if let (Some((mime, body)), Some(obj)) = (&e.request_body, request.as_object_mut()) {
+        obj.insert(
+            "postData".into(),
+            json!({ "mimeType": mime, "text": r.body(mime, body) }),
+        );
+    }
+    let shown_body = r.shown(&e.response_body, MAX_BODY_KEPT);
+    let cut_note = if e.response_size > shown_body.len() {
+        format!(
+            "body cut to its first {} of {} bytes",
+            shown_body.len(),
+            e.response_size
+        )
+    } else {
+        String::new()
+    };
+    json!({
+        "startedDateTime": e.started.rfc3339(),
+        "time": e.millis,
+        "request": request,
+        "response": {
+            "status": e.status,
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": headers(&e.response_headers),
+            "content": {
+                "size": e.response_size,
+                "mimeType": e.response_mime,
+                "text": shown_body,
+                "comment": cut_note,
+            },
+            "redirectURL": e.response_headers.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| r.shown(v, MAX_HEADER_VALUE))
+                .unwrap_or_default(),
+            "headersSize": -1,
+            "bodySize": e.response_size,
+        },
+        "cache": {},
+        "timings": { "send": 0, "wait": e.millis, "receive": 0 },
+        "comment": e.step.map_or("", Step::name),
+    })
+}
+
+fn evidence_of(e: &Exchange, r: &Redactor) -> Evidence {
+    let pick = |headers: &[(String, String)], names: &[&str]| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .map(|(k, v)| format!("{k}: {}", r.shown(v, MAX_HEADER_VALUE)))
+            .collect()
+    };
+    Evidence {
+        request: format!("{} {}", e.method, r.shown(&e.url, MAX_HEADER_VALUE)),
+        request_headers: pick(
+            &e.request_headers,
+            &["cookie", "origin", "sec-fetch-site", "content-type"],
+        ),
+        status: e.status,
+        response_headers: pick(
+            &e.response_headers,
+            &[
+                "set-cookie",
+                "location",
+                "cache-control",
+                "strict-transport-security",
+            ],
+        ),
     }
 }
 
@@ -435,33 +585,79 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_wherever_they_travel() {
-        let r = Recorder::new(vec!["wonder land!".into()]);
+        let r = Recorder::new(vec!["p@ss w0rd!".into()]);
         let mut r = r.lock().unwrap();
         let token = "AbCdEfGh1234567890_-xyz";
-        r.remember(token);
-        r.remember("s%3Aabcdefgh.ijklmnop");
-        r.remember("short");
+        let express = "s%3Aab/cd+ef.GHIJKLmnop";
+        for v in [token, express, "short", "abc:defghijklmnop!,x"] {
+            r.remember(v);
+        }
+        let red = r.redactor();
         for text in [
             format!("/account?sid={token}&x=1"),
             format!("__Host-sid={token}; Path=/"),
             format!("<a href=\"/a?sid={token}\">"),
             format!("sid={token}=="),
-            "sid=s%3Aabcdefgh.ijklmnop; Path=/".to_owned(),
+            format!("/s/{token}/view and /x{token}y"),
+            format!("/login?next=%2Faccount%3Fsid%3D{token}"),
+            format!("sid={express}; Path=/"),
+            // What a probe makes of it in a query string, and decoded.
+            format!(
+                "/a?sid={}",
+                url::form_urlencoded::byte_serialize(express.as_bytes()).collect::<String>()
+            ),
+            "s:ab/cd+ef.GHIJKLmnop".to_owned(),
+            "id abc:defghijklmnop!,x.".to_owned(),
         ] {
-            let out = r.redact(&text);
-            assert!(
-                !out.contains(token) && !out.contains("s%3Aabcdefgh.ijklmnop"),
-                "{out}"
-            );
-            assert!(out.contains("…#"), "{out}");
+            let out = red.redact(&text);
+            for secret in [token, "ab/cd+ef.GHIJKLmnop", "abc:defghijklmnop"] {
+                assert!(!out.contains(secret), "{secret} in {out}");
+            }
+            assert!(out.contains("…#") || out.contains("chars"), "{out}");
         }
-        // Short values and unknown tokens are left alone; passwords go wherever they are.
-        assert_eq!(r.redact("short AbCdEfGh-unknown"), "short AbCdEfGh-unknown");
-        assert_eq!(r.redact("pw=wonder land!"), "pw=[password]");
-        let form = r.redact_form("username=alice&password=hunter22&csrf=x");
+        // Short values are left alone; passwords go wherever they are, raw or encoded.
+        assert_eq!(
+            red.redact("short AbCdEfGh-unknown"),
+            "short AbCdEfGh-unknown"
+        );
+        assert_eq!(red.redact("pw=p@ss w0rd!"), "pw=[password]");
+        assert_eq!(red.redact("pw=p%40ss+w0rd%21"), "pw=[password]");
+        let form = red.body(
+            "application/x-www-form-urlencoded",
+            "username=alice&password=hunter22&csrf=x",
+        );
         assert!(
             form.contains("password=%5Bpassword%5D") && !form.contains("hunter22"),
             "{form}"
+        );
+        let json = red.body(
+            "application/json",
+            r#"{"username":"alice","password":"p@ss w0rd!"}"#,
+        );
+        assert!(
+            json.contains(r#""password":"[password]""#) && !json.contains("w0rd"),
+            "{json}"
+        );
+        let plain = red.body("text/plain;charset=UTF-8", r#"{"password":"p@ss w0rd!"}"#);
+        assert!(!plain.contains("w0rd"), "{plain}");
+        // A cut never leaves the first half of a token behind.
+        let long = format!("{}{token}", "x ".repeat(100));
+        let shown = cut(&long, 210);
+        assert!(!shown.contains("AbCd"), "{shown}");
+    }
+
+    #[test]
+    fn past_their_budget_secrets_give_way_to_masking_every_long_run() {
+        let r = Recorder::new(Vec::new());
+        let mut r = r.lock().unwrap();
+        for i in 0..300 {
+            r.remember(&format!("{i:04}{}", "v".repeat(4000)));
+        }
+        r.remember("NeverKeptTokenValue1234");
+        let out = r.redact("sid=NeverKeptTokenValue1234; theme=dark");
+        assert!(
+            !out.contains("NeverKept") && out.contains("theme=dark"),
+            "{out}"
         );
     }
 }

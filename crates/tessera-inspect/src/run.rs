@@ -89,12 +89,26 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
         selected.contains(&CheckId::AbsoluteTimeout),
         target.absolute_timeout,
     ) {
-        let wait = limit + limit / 10 + Duration::from_secs(2);
+        // The wait, plus room for the logins before it.
+        let wait = limit + limit / 10 + Duration::from_secs(2) + LOGIN_ROOM;
         if wait >= options.max_time {
             return Err(InspectError::BadOption(format!(
-                "absolute-timeout waits {} s, past --max-time {} s: raise --max-time",
+                "absolute-timeout needs {} s, past --max-time {} s: raise --max-time",
                 wait.as_secs(),
                 options.max_time.as_secs()
+            )));
+        }
+        // One keep-alive request a step (at most every 30 s, a third of the idle timeout).
+        let step = target
+            .idle_timeout
+            .map_or(Duration::from_secs(30), |i| i / 3)
+            .clamp(Duration::from_millis(250), Duration::from_secs(30));
+        let requests =
+            usize::try_from(wait.as_millis() / step.as_millis().max(1)).unwrap_or(usize::MAX);
+        if requests.saturating_add(100) > options.limits.max_requests {
+            return Err(InspectError::BadOption(format!(
+                "absolute-timeout needs about {requests} keep-alive requests, more than --max-requests {} leaves: raise --max-requests",
+                options.limits.max_requests
             )));
         }
     }
@@ -383,6 +397,7 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
 /// Gives each finding the last exchanges of the step that decided it: its check's own, or the
 /// baseline login's for the cookie-attribute checks, which judge the login's `Set-Cookie`.
 fn attach_exchanges(agent: &Agent, found: &mut [Finding]) {
+    let redactor = agent.exchanges(crate::exchange::Recorder::redactor);
     for f in found.iter_mut() {
         let Ok(id) = f.id.parse::<CheckId>() else {
             continue;
@@ -396,12 +411,18 @@ fn attach_exchanges(agent: &Agent, found: &mut [Finding]) {
             CheckId::LogoutClearsCookie => Step::Check(CheckId::LogoutInvalidation),
             other => Step::Check(other),
         };
-        if let Some((shown, total)) = agent.exchanges(|r| r.evidence(step)) {
+        if let Some((shown, total)) = redactor
+            .as_ref()
+            .and_then(|red| agent.exchanges(|r| r.evidence(step, red)))
+        {
             f.exchanges = shown;
             f.exchanges_total = total;
         }
     }
 }
+
+/// Time left for the logins that come before the absolute-lifetime wait.
+const LOGIN_ROOM: Duration = Duration::from_secs(60);
 
 /// A check cut short by `--max-time`.
 fn not_run() -> checks::CheckOutcome {

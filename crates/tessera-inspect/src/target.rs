@@ -614,10 +614,20 @@ impl Target {
             expiry.and_then(|e| e.idle_timeout.as_ref()),
             "expiry.idle_timeout",
         )?;
-        let absolute_timeout = seconds(
-            expiry.and_then(|e| e.absolute_timeout.as_ref()),
-            "expiry.absolute_timeout",
-        )?;
+        let absolute_timeout = match expiry.and_then(|e| e.absolute_timeout.as_ref()) {
+            None => None,
+            // Up to a week: lifetimes of a working day or a day are common.
+            Some(v) => match u64::try_from(*v.get_ref()) {
+                Ok(secs @ 1..=604_800) => Some(Duration::from_secs(secs)),
+                _ => {
+                    return ctx.err(
+                        v.span().start,
+                        "expiry.absolute_timeout",
+                        "must be whole seconds between 1 and 604800 (a week)",
+                    )
+                }
+            },
+        };
         Ok(Self {
             base_url,
             tls_insecure: raw.tls_insecure,

@@ -322,7 +322,16 @@ where
 /// no session id the app ever issued and no password appears anywhere, even with ids in URLs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evidence_and_har_show_the_exchanges_with_every_secret_redacted() {
+    for signed_cookie in [false, true] {
+        evidence_and_har_redacted(signed_cookie).await;
+    }
+}
+
+/// With `signed_cookie` the cookie values hold `%`, `.`, `/` and `+`, which a probe re-encodes
+/// when it puts a token in a query string.
+async fn evidence_and_har_redacted(signed_cookie: bool) {
     let w = Weaknesses {
+        signed_cookie,
         id_in_url: true,
         idle_timeout: Some(IDLE),
         absolute_timeout: ABSOLUTE,
@@ -347,7 +356,16 @@ async fn evidence_and_har_show_the_exchanges_with_every_secret_redacted() {
     assert!(issued.len() > 20, "{}", issued.len());
     for out in &outputs {
         for id in &issued {
-            assert!(!out.contains(id.as_str()), "session id {id} leaked");
+            if let Some(at) = out.find(id.as_str()) {
+                let from = (0..=at.saturating_sub(120))
+                    .rev()
+                    .find(|i| out.is_char_boundary(*i))
+                    .unwrap_or(0);
+                let to = ((at + id.len() + 60).min(out.len())..=out.len())
+                    .find(|i| out.is_char_boundary(*i))
+                    .unwrap_or(out.len());
+                panic!("session id {id} leaked: …{}…", &out[from..to]);
+            }
         }
         for password in ["wonderland", "looking-glass-1"] {
             assert!(!out.contains(password), "password {password} leaked");

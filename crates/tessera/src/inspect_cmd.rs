@@ -50,7 +50,7 @@ pub(crate) struct Args {
     pub(crate) max_requests: u64,
     /// Stop the whole run after this many seconds (from the login); checks still running are
     /// reported as not run, and the report says it is partial.
-    #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, value_name = "SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=691_200))]
     pub(crate) max_time: u64,
     /// Also run the checks that wait by design for as long as the app promises a session may
     /// live (absolute-timeout, from `[expiry] absolute_timeout`); raise --max-time to match.

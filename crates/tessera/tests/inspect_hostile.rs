@@ -141,8 +141,9 @@ impl Hostile {
                 *n
             };
             for i in 0..90 {
+                // Distinct values: each one a secret the recorder would remember.
                 extra.push_str(&format!(
-                    "Set-Cookie: flood{n}x{i}={}; Path=/\r\n",
+                    "Set-Cookie: flood{n}x{i}={n}x{i}{}; Path=/\r\n",
                     "v".repeat(3_900)
                 ));
             }

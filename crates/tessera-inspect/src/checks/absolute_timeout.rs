@@ -44,13 +44,42 @@ pub(crate) async fn absolute_timeout(
         match user.is_authenticated(&target.authenticated).await {
             Ok(true) => kept_alive += 1,
             Ok(false) => {
-                let after = start.elapsed().as_secs();
+                // One refused request is not an ended session (a 429, a deploy): ask again.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match user.is_authenticated(&target.authenticated).await {
+                    Ok(true) => {
+                        kept_alive += 1;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => return error(e),
+                }
+                let after = start.elapsed();
+                // Ended well before the promise: something else ended it (another check's
+                // login under a one-session-per-user rule, a logout that ends every session,
+                // an idle timeout shorter than the keep-alive): nothing shown either way.
+                if after < limit.mul_f64(0.9) {
+                    return verdict(
+                        Status::Error,
+                        format!(
+                            "inconclusive: kept active with a request every {} ms, the session \
+                             ended after about {} s, well before the promised {} s, so something \
+                             other than the absolute lifetime ended it (a one-session-per-user \
+                             rule, a logout of every session by another check, an idle timeout \
+                             shorter than the keep-alive: set [expiry] idle_timeout)",
+                            step.as_millis(),
+                            after.as_secs(),
+                            limit.as_secs()
+                        ),
+                    );
+                }
                 return verdict(
                     Status::Pass,
                     format!(
                         "kept active with a request every {} ms, the session ended after about \
-                         {after} s (promised absolute lifetime: {} s)",
+                         {} s (promised absolute lifetime: {} s)",
                         step.as_millis(),
+                        after.as_secs(),
                         limit.as_secs()
                     ),
                 );

@@ -21,60 +21,73 @@ pub(crate) async fn login_csrf(ctx: &Ctx<'_>) -> CheckOutcome {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    // A JSON login is forged as another site can send it without a CORS preflight: the same
-    // JSON labelled text/plain (a form with enctype="text/plain", or fetch in no-cors mode),
-    // with no CSRF header or field.
-    let (encoding, mode) = match login.body {
-        crate::target::Body::Form => (crate::agent::Encoding::Form, "navigate"),
-        crate::target::Body::Json => (crate::agent::Encoding::JsonAsPlainText, "no-cors"),
-    };
-    let mut victim = ctx.agent.user();
-    let answer = match victim
-        .send_as(
-            login.method,
-            &login.path,
-            &fields,
-            true,
-            &[
-                ("origin", ATTACKER),
-                ("sec-fetch-site", "cross-site"),
-                ("sec-fetch-mode", mode),
-            ],
-            encoding,
-        )
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return error(e),
-    };
-    match victim.is_authenticated(&ctx.target.authenticated).await {
-        Ok(true) => verdict(
-            Status::Fail,
-            format!(
-                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, {}) \
-                 signed the browser in (the login answered {}): an attacker's page can sign a victim in to the \
-                 attacker's account",
-                forged(login.body),
-                answer.status
+    // A form login is forged as a form on another site. A JSON login is forged as another site
+    // can send it without a CORS preflight: the same JSON labelled text/plain (a form with
+    // enctype="text/plain", or fetch in no-cors mode), and the fields form-encoded (many JSON
+    // endpoints parse forms too); with no CSRF header or field either way.
+    use crate::agent::Encoding;
+    let forgeries: &[(Encoding, &str, &str)] = match login.body {
+        crate::target::Body::Form => &[(
+            Encoding::Form,
+            "navigate",
+            "without the form's hidden fields",
+        )],
+        crate::target::Body::Json => &[
+            (
+                Encoding::JsonAsPlainText,
+                "no-cors",
+                "the JSON body as text/plain, without the CSRF token",
             ),
-        ),
-        Ok(false) => verdict(
-            Status::Pass,
-            format!(
-                "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, {}) \
-                 was refused (answered {}); the browser is not signed in",
-                forged(login.body),
-                answer.status
+            (
+                Encoding::Form,
+                "navigate",
+                "the fields form-encoded, without the CSRF token",
             ),
+        ],
+    };
+    let mut tried = Vec::new();
+    for (encoding, mode, how) in forgeries {
+        let mut victim = ctx.agent.user();
+        let answer = match victim
+            .send_as(
+                login.method,
+                &login.path,
+                &fields,
+                true,
+                &[
+                    ("origin", ATTACKER),
+                    ("sec-fetch-site", "cross-site"),
+                    ("sec-fetch-mode", mode),
+                ],
+                *encoding,
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return error(e),
+        };
+        match victim.is_authenticated(&ctx.target.authenticated).await {
+            Ok(true) => {
+                return verdict(
+                    Status::Fail,
+                    format!(
+                        "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site, {how}) \
+                         signed the browser in (the login answered {}): an attacker's page can \
+                         sign a victim in to the attacker's account",
+                        answer.status
+                    ),
+                )
+            }
+            Ok(false) => tried.push(format!("{how}: refused (answered {})", answer.status)),
+            Err(e) => return error(e),
+        }
+    }
+    verdict(
+        Status::Pass,
+        format!(
+            "a login posted from {ATTACKER} (Sec-Fetch-Site: cross-site) did not sign the browser \
+             in: {}",
+            tried.join("; ")
         ),
-        Err(e) => error(e),
-    }
-}
-
-/// How the forged login was sent, for the evidence.
-fn forged(body: crate::target::Body) -> &'static str {
-    match body {
-        crate::target::Body::Form => "without the form's hidden fields",
-        crate::target::Body::Json => "the JSON body as text/plain, without the CSRF token",
-    }
+    )
 }

@@ -76,14 +76,37 @@ pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
     }
 }
 
-/// A token as reports show it: its first four characters, a 24-bit fingerprint (so two tokens
-/// can be told apart even when they share a prefix) and its length, never the whole value.
+/// A token as reports show it: a 24-bit fingerprint (so two tokens can be told apart even
+/// when they share a prefix) and its length, with its first four characters when it is long
+/// enough that they give nothing away; never the whole value.
+///
+/// The fingerprint is salted with a random value per run: a short, weak token (what this tool
+/// exists to find) cannot be brute-forced offline from a report by its unsalted hash.
 pub fn short(token: &str) -> String {
     use sha2::Digest as _;
-    let head: String = token.chars().take(4).collect();
-    let digest = sha2::Sha256::digest(token.as_bytes());
-    let print: String = digest.iter().take(3).map(|b| format!("{b:02x}")).collect();
-    format!("{head}…#{print} ({} chars)", token.chars().count())
+    static SALT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        let mut s = [0u8; 16];
+        // Without an RNG the salt stays zero: still no head on short tokens.
+        let _ = getrandom::fill(&mut s);
+        s
+    });
+    let chars = token.chars().count();
+    let head: String = if chars >= 24 {
+        token.chars().take(4).collect()
+    } else {
+        String::new()
+    };
+    let mut h = sha2::Sha256::new();
+    h.update(salt);
+    h.update(token.as_bytes());
+    let print: String = h
+        .finalize()
+        .iter()
+        .take(3)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{head}…#{print} ({chars} chars)")
 }
 
 fn error(e: impl std::fmt::Display) -> CheckOutcome {
@@ -149,11 +172,26 @@ mod tests {
 
     #[test]
     fn short_never_shows_the_whole_token() {
-        let s = short("abcdefghijklmnop");
+        let long = "abcdefghijklmnopqrstuvwxyz012345";
+        let s = short(long);
         assert!(
-            s.starts_with("abcd…#") && !s.contains("efgh") && s.contains("16 chars"),
+            s.starts_with("abcd…#") && !s.contains("efgh") && s.contains("32 chars"),
             "{s}"
         );
+        assert_eq!(short(long), s, "stable within a run");
         assert_ne!(short("abcdefghijklmnop"), short("abcdefghijklmnoq"));
+        // A short token shows no characters at all, and its fingerprint is salted.
+        let weak = short("abcdefghijk");
+        assert!(
+            weak.starts_with("…#") && weak.contains("11 chars"),
+            "{weak}"
+        );
+        use sha2::Digest as _;
+        let unsalted: String = sha2::Sha256::digest(b"abcdefghijk")
+            .iter()
+            .take(3)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!weak.contains(&unsalted), "{weak}");
     }
 }

@@ -21,7 +21,7 @@ pub(crate) async fn password_change(ctx: &Ctx<'_>) -> CheckOutcome {
     let revert_note = match &reverted {
         Ok(()) => String::new(),
         // The revert is tried even then, in case the app changed it and still said no.
-        Err(_) if refused => " (the change was refused, so the password should be unchanged: the revert failed as expected)".to_owned(),
+        Err(e) if refused => format!(" The revert was refused too ({e}); if the change did go through after all, restore the password by hand."),
         Err(e) => {
             format!(" WARNING: the password could not be changed back ({e}); restore it by hand.")
         }

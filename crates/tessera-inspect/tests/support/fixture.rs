@@ -165,6 +165,9 @@ pub(crate) struct Weaknesses {
     /// Not a weakness: how long a session may sit unused. Default 20 s; `None` is the same as
     /// `no_idle_timeout`.
     pub(crate) idle_timeout: Option<Duration>,
+    /// Not a weakness: the cookie carries `s%3A<id>.<signature>` as express-session writes it
+    /// (characters a redactor must handle: `%`, `.`, `/`, `+`), not the bare id.
+    pub(crate) signed_cookie: bool,
     /// Not a weakness: overrides the cookie name (default `__Host-sid`, or `sid` when a switch
     /// rules the prefix out).
     pub(crate) cookie_name: Option<String>,
@@ -196,6 +199,7 @@ impl Default for Weaknesses {
             absolute_timeout: Duration::from_secs(12 * 3600),
             idle_timeout: Some(Duration::from_secs(20)),
             cookie_name: None,
+            signed_cookie: false,
         }
     }
 }
@@ -398,6 +402,22 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// The cookie value of `id` with `signed_cookie`: as express-session writes its cookie,
+/// `s%3A<id>.<signature>` (URL-encoded `s:`), the signature holding `/` and `+`.
+fn signed(id: &str) -> String {
+    let sig: String = id.chars().rev().take(10).collect();
+    format!("s%3A{id}.{}/{}+x", &sig[..5], &sig[5..])
+}
+
+/// The id inside a `signed_cookie` value (the value itself when it is not one).
+fn unsigned(value: &str) -> String {
+    let value = value.replace("s:", "s%3A");
+    value
+        .strip_prefix("s%3A")
+        .and_then(|rest| rest.split_once('.'))
+        .map_or(value.clone(), |(id, _)| id.to_owned())
+}
+
 /// What `adopts_unknown_ids` accepts from a client.
 fn well_formed(id: &str) -> bool {
     (1..=128).contains(&id.len())
@@ -550,6 +570,9 @@ impl App {
         if self.w.id_in_url {
             ids.extend(query.get("sid").cloned());
         }
+        if self.w.signed_cookie {
+            ids = ids.iter().map(|v| unsigned(v)).collect();
+        }
         ids
     }
 
@@ -622,7 +645,12 @@ impl App {
 
     /// The `Set-Cookie` value carrying `id` (or clearing the cookie when `id` is `None`).
     fn set_cookie(&self, headers: &HeaderMap, id: Option<&str>) -> String {
-        let mut c = format!("{}={}; Path=/", self.cookie, id.unwrap_or(""));
+        let value = match id {
+            Some(id) if self.w.signed_cookie => signed(id),
+            Some(id) => id.to_owned(),
+            None => String::new(),
+        };
+        let mut c = format!("{}={value}; Path=/", self.cookie);
         if self.w.domain_scope {
             c.push_str("; Domain=");
             c.push_str(&request_host(headers));
@@ -826,7 +854,13 @@ async fn login(
         s.elevated = false;
     }
     let to = if app.w.id_in_url {
-        format!("/account?sid={id}")
+        // The token as the cookie carries it.
+        let token = if app.w.signed_cookie {
+            signed(&id)
+        } else {
+            id.clone()
+        };
+        format!("/account?sid={token}")
     } else {
         "/account".into()
     };
