@@ -32,3 +32,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 
 step "cargo test"
 cargo test --locked
+
+step "instruction counts of the hot paths against bench/instructions.json (fails on +10 %)"
+bash scripts/instructions.sh
