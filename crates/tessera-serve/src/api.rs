@@ -392,6 +392,7 @@ fn subject(text: &str) -> Result<&str, Problem> {
 
 impl<S: Store> App<S> {
     fn issued(&self, issued: &Issued, remember_me: bool) -> IssuedView {
+        self.metrics.active(issued.session.record().id);
         let record = issued.session.record();
         let max_age = remember_me.then(|| record.absolute_deadline.since(self.engine.now()));
         IssuedView {
@@ -409,7 +410,10 @@ impl<S: Store> App<S> {
             self.metrics.resolved(r.is_some());
         }
         match resolved? {
-            Some(s) if !s.subject().is_some_and(is_reserved) => Ok(s),
+            Some(s) if !s.subject().is_some_and(is_reserved) => {
+                self.metrics.active(s.record().id);
+                Ok(s)
+            }
             _ => Err(Problem::no_session()),
         }
     }

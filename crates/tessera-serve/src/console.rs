@@ -164,10 +164,12 @@ async fn home<S: Store>(State(app): State<App<S>>, session: Session) -> Response
         })
         .collect();
     let (live, none) = m.resolves();
+    let (active, capped) = m.active_recently();
     let body = format!(
         r#"{search}
 <h2>This instance, since it started</h2>
 <div class="figures">
+<div class="figure"><b id="active">{active}{more}</b>sessions active in the last 15 minutes</div>
 <div class="figure"><b id="created">{created}</b>sessions created</div>
 <div class="figure"><b>{live}</b>resolves of a live session</div>
 <div class="figure"><b>{none}</b>resolves that found none</div>
@@ -180,6 +182,7 @@ shows its own (sum them from <code>/metrics</code>). Reload to update.</p>"#,
         search = search_form(""),
         created = m.created(),
         theft = m.ended(EndReason::Theft),
+        more = if capped { "+" } else { "" },
     );
     page("Overview", Some((&name, &csrf)), &body).into_response()
 }

@@ -120,6 +120,12 @@ pub(crate) async fn check<S: Store>(
     if let Ok(r) = &resolved {
         app.metrics
             .resolved(r.as_ref().is_some_and(|s| s.subject().is_some()));
+        if let Some(s) = r.as_ref().filter(|s| {
+            s.subject()
+                .is_some_and(|u| !crate::api_keys::is_reserved(u))
+        }) {
+            app.metrics.active(s.record().id);
+        }
     }
     let session = match resolved {
         Err(e) => return Problem::from(e).into_response(),

@@ -81,6 +81,27 @@ pub struct Metrics {
     store: [Histogram; OPERATIONS.len()],
     store_errors: AtomicU64,
     api_errors: Mutex<BTreeMap<&'static str, u64>>,
+    active: Mutex<Active>,
+}
+
+/// How far back a session counts as active: resolved or created within this window.
+pub const ACTIVE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Sessions remembered as active (about 60 bytes each): past it, the figure is a lower bound.
+const MAX_ACTIVE: usize = 200_000;
+
+/// The sessions this instance saw active lately, by when it last saw each.
+#[derive(Default)]
+struct Active {
+    seen: std::collections::HashMap<tessera_core::SessionId, std::time::Instant>,
+    full: bool,
+}
+
+impl Active {
+    fn forget_old(&mut self, now: std::time::Instant) {
+        self.seen
+            .retain(|_, at| now.duration_since(*at) <= ACTIVE_WINDOW);
+        self.full = self.seen.len() >= MAX_ACTIVE;
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -90,6 +111,31 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Metrics {
+    /// Notes that session `id` was just used (resolved live or created).
+    pub fn active(&self, id: tessera_core::SessionId) {
+        let now = std::time::Instant::now();
+        let Ok(mut a) = self.active.lock() else {
+            return;
+        };
+        if a.seen.len() >= MAX_ACTIVE && !a.seen.contains_key(&id) {
+            a.forget_old(now);
+            if a.full {
+                return;
+            }
+        }
+        a.seen.insert(id, now);
+    }
+
+    /// Distinct sessions this instance saw active within [`ACTIVE_WINDOW`], and whether that
+    /// is only a lower bound (more than it remembers).
+    pub fn active_recently(&self) -> (u64, bool) {
+        let Ok(mut a) = self.active.lock() else {
+            return (0, true);
+        };
+        a.forget_old(std::time::Instant::now());
+        (a.seen.len() as u64, a.full)
+    }
+
     /// Counts one resolve by whether it found a live session.
     pub fn resolved(&self, live: bool) {
         if live {
@@ -239,6 +285,12 @@ impl Metrics {
             "tessera_api_errors_total",
             "Error answers, by problem code.",
             &errors,
+        );
+        let (active, _) = self.active_recently();
+        let _ = writeln!(
+            out,
+            "# HELP tessera_sessions_active_recent Distinct sessions this instance saw resolved or created in the last 15 minutes.\n\
+             # TYPE tessera_sessions_active_recent gauge\ntessera_sessions_active_recent {active}"
         );
         let name = "tessera_store_seconds";
         let _ = writeln!(

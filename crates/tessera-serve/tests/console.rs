@@ -422,6 +422,30 @@ async fn signed_out_pages_redirect_and_an_idle_console_signs_out() {
     );
     let (_, page, _) = c.get(&mut jar, "/console").await;
     assert!(page.contains("sessions created"));
+    assert!(
+        page.contains(r#"<b id="active">0</b>"#),
+        "no session used yet"
+    );
+    // Two users' sessions, one resolved twice: two sessions active, counted once each; the
+    // console's own session and the admin key are not users' sessions and do not count.
+    let alice = c.user_session("alice").await;
+    c.user_session("bob").await;
+    assert!(c.resolves(&alice).await && c.resolves(&alice).await);
+    let (_, page, _) = c.get(&mut jar, "/console").await;
+    assert!(page.contains(r#"<b id="active">2</b>"#), "{page}");
+    let metrics = c
+        .http
+        .get(format!("{}/metrics", c.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tessera_sessions_active_recent 2"),
+        "{metrics}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let (_, page, _) = c.get(&mut jar, "/console").await;
     assert!(
