@@ -7,7 +7,8 @@
 //!
 //! Redaction works on what was seen, not on guesses: every cookie value the target set or the
 //! inspector sent (8 to 4,096 bytes), every anti-CSRF token read from a JSON endpoint, and every
-//! value of a target-file field whose name says password is a secret. On the way out each is
+//! value of a target-file field whose name says password (`crate::target::is_password_field`)
+//! is a secret. On the way out each is
 //! replaced wherever it occurs as a substring (Aho-Corasick), in its raw form and in its
 //! percent-encoded and percent-decoded forms (a probe re-encodes a token into a query string),
 //! in URLs, headers and bodies alike. Values are redacted before they are cut to the display
@@ -431,7 +432,7 @@ impl Redactor {
     /// A request body as shown: a form or JSON body with every password-like field's value
     /// replaced, then redacted and cut.
     fn body(&self, mime: &str, body: &str) -> String {
-        let is_password = |k: &str| k.to_ascii_lowercase().contains("pass");
+        let is_password = crate::target::is_password_field;
         let blanked = if mime.starts_with("application/x-www-form-urlencoded") {
             let fields: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
                 .map(|(k, v)| {
@@ -630,6 +631,11 @@ mod tests {
             form.contains("password=%5Bpassword%5D") && !form.contains("hunter22"),
             "{form}"
         );
+        let wp = red.body(
+            "application/x-www-form-urlencoded",
+            "log=alice&pwd=hunter22",
+        );
+        assert!(!wp.contains("hunter22"), "{wp}");
         let json = red.body(
             "application/json",
             r#"{"username":"alice","password":"p@ss w0rd!"}"#,

@@ -644,6 +644,13 @@ impl Target {
     }
 }
 
+/// Whether a form or JSON field's name says it holds a password (or a secret like one):
+/// `password`, `old_password`, `passwd`, WordPress' `pwd`, `secret`, `pin`.
+pub fn is_password_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("pass") || n.contains("pwd") || n.contains("secret") || n == "pin"
+}
+
 impl Target {
     /// Every value of a field whose name says password, in every step of the file: what the
     /// recorded exchanges show as `[password]`.
@@ -661,7 +668,7 @@ impl Target {
         let mut values: Vec<String> = maps
             .into_iter()
             .flat_map(|m| m.iter())
-            .filter(|(k, _)| k.to_ascii_lowercase().contains("pass"))
+            .filter(|(k, _)| is_password_field(k))
             .map(|(_, v)| v.clone())
             // Shorter ones would blank out unrelated text; form fields named like a password
             // are redacted whatever their length.
