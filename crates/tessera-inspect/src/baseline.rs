@@ -177,19 +177,7 @@ mod tests {
     use super::*;
 
     fn report(status: Status, severity: Severity) -> Report {
-        let f = Finding {
-            id: "cookie-prefix".into(),
-            status,
-            severity,
-            title: "t".into(),
-            evidence: String::new(),
-            references: vec![],
-            fingerprint: String::new(),
-            fix: None,
-            exchanges: Vec::new(),
-            exchanges_total: 0,
-            suppressed: None,
-        };
+        let f = Finding::new("cookie-prefix", status, severity, "t", "", vec![]);
         Report::new("http://127.0.0.1:4000/".into(), Some("sid".into()), vec![f])
     }
 

@@ -69,8 +69,9 @@ pub async fn scoped<F: std::future::Future>(step: Step, f: F) -> F::Output {
     STEP.scope(step, f).await
 }
 
-/// One request and its response, as sent and received (cut to the bounds above).
-#[derive(Debug, Clone)]
+/// One request and its response, as sent and received (cut to the bounds above). Unredacted:
+/// it never leaves this module but through a [`Redactor`], and has no `Debug`.
+#[derive(Clone)]
 pub struct Exchange {
     step: Option<Step>,
     started: Timestamp,
@@ -104,7 +105,7 @@ pub(crate) struct Received<'a> {
 }
 
 /// All exchanges of a run, shared by every user of one agent.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Recorder {
     exchanges: Vec<Exchange>,
     bytes: usize,
@@ -120,6 +121,16 @@ pub struct Redactor {
     matcher: Option<AhoCorasick>,
     replacements: Vec<String>,
     mask_long_runs: bool,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("exchanges", &self.exchanges.len())
+            .field("dropped", &self.dropped)
+            .field("secrets", &self.secrets.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A shared recorder.

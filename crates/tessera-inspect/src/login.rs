@@ -23,8 +23,8 @@ pub enum LoginError {
     NoSessionCookie(String),
 }
 
-/// The outcome of one login.
-#[derive(Debug, Clone)]
+/// The outcome of one login. Its `Debug` shows the token's short form only.
+#[derive(Clone)]
 pub struct Login {
     /// The signed-in user.
     pub user: User,
@@ -32,6 +32,15 @@ pub struct Login {
     pub pre_login: Option<String>,
     /// The session cookie's value after login.
     pub token: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("token", &crate::checks::short(&self.token))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signs in a fresh or prepared `user` and returns the session cookie's value.

@@ -9,19 +9,14 @@ const HOSTILE: &str =
     "Set-Cookie: sid=abc<script>alert(\"x\")</script>; \u{1b}[2J\u{1b}[31mOWNED & 'quoted'";
 
 fn finding(id: &str, status: Status, severity: Severity, evidence: &str) -> Finding {
-    Finding {
-        id: id.into(),
+    Finding::new(
+        id,
         status,
         severity,
-        title: format!("Check {id} did its thing"),
-        evidence: evidence.into(),
-        references: vec!["WSTG-SESS-02".into(), "CWE-614".into()],
-        fingerprint: String::new(),
-        fix: None,
-        exchanges: Vec::new(),
-        exchanges_total: 0,
-        suppressed: None,
-    }
+        format!("Check {id} did its thing"),
+        evidence,
+        vec!["WSTG-SESS-02".into(), "CWE-614".into()],
+    )
 }
 
 fn sample(with_entropy: bool) -> Report {

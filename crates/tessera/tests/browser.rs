@@ -758,23 +758,18 @@ async fn the_inspection_report_gives_evidence_the_room_at_1280_px() {
     use tessera_inspect::report::{Finding, Report, Severity, Status};
     let _turn = TURN.lock().await;
     require_browser();
-    let finding = |id: &str, status: Status, severity: Severity, evidence: &str| Finding {
-        id: id.into(),
-        status,
-        severity,
-        title: id
-            .parse::<tessera_inspect::checks::CheckId>()
-            .map_or_else(|_| id.to_owned(), |c| c.title().to_owned()),
-        evidence: evidence.into(),
-        references: id
-            .parse::<tessera_inspect::checks::CheckId>()
-            .map(|c| c.references().iter().map(|r| (*r).to_owned()).collect())
-            .unwrap_or_default(),
-        fingerprint: String::new(),
-        fix: None,
-        exchanges: Vec::new(),
-        exchanges_total: 0,
-        suppressed: None,
+    let finding = |id: &str, status: Status, severity: Severity, evidence: &str| {
+        let check = id.parse::<tessera_inspect::checks::CheckId>().ok();
+        Finding::new(
+            id,
+            status,
+            severity,
+            check.map_or_else(|| id.to_owned(), |c| c.title().to_owned()),
+            evidence,
+            check
+                .map(|c| c.references().iter().map(|r| (*r).to_owned()).collect())
+                .unwrap_or_default(),
+        )
     };
     let long = "one request carried session twice, the live session's eyJj…#0a5627 (150 chars) and a signed-out session's token eyJk…#91c0de (150 chars): live copy first: SERVED (no Set-Cookie for it); dead copy first: refused (1 Set-Cookie for it (1 removing a copy)). The app picks a duplicated session cookie by its position, so a cookie a sibling subdomain tosses in front is the one served (session swap).";
     let mut findings = vec![

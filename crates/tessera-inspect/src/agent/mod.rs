@@ -138,8 +138,9 @@ impl std::fmt::Debug for Agent {
     }
 }
 
-/// A response, read.
-#[derive(Debug, Clone)]
+/// A response, read. Its `Debug` shows the status and path only: headers, body and query may
+/// carry the target's tokens.
+#[derive(Clone)]
 pub struct Page {
     /// Final status (after same-origin redirects, when followed).
     pub status: u16,
@@ -151,6 +152,16 @@ pub struct Page {
     pub body: String,
     /// `Location` of the last response, when it was a redirect that was not followed.
     pub location: Option<String>,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page")
+            .field("status", &self.status)
+            .field("path", &self.url.path())
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Page {
@@ -296,14 +307,23 @@ impl Agent {
     }
 }
 
-/// One browser: a cookie jar over the shared [`Agent`].
-#[derive(Debug, Clone)]
+/// One browser: a cookie jar over the shared [`Agent`]. Its `Debug` names the cookies, never
+/// their values.
+#[derive(Clone)]
 pub struct User {
     agent: Agent,
     jar: BTreeMap<String, String>,
     /// When each cookie was last set (a counter), so a full jar evicts the oldest.
     set_order: BTreeMap<String, u64>,
     next_set: u64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("cookies", &self.jar.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -718,6 +738,41 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_cookie_value() {
+        let token = "SecretTokenValue0123456789abcdefghijklmnopq";
+        let agent = Agent::new(
+            Url::parse("http://127.0.0.1:1/").unwrap(),
+            false,
+            Limits::default(),
+        )
+        .unwrap();
+        let mut user = agent.user();
+        user.set_cookie("sid", token);
+        let login = crate::login::Login {
+            user: user.clone(),
+            pre_login: Some(token.into()),
+            token: token.into(),
+        };
+        let cookie = SeenCookie {
+            path: "/login".into(),
+            header: format!("sid={token}; Path=/"),
+        };
+        let mut seen = Seen::default();
+        seen.url(format!("/account?sid={token}"));
+        let recorder = crate::exchange::Recorder::new(vec![token.into()]);
+        for shown in [
+            format!("{user:?}"),
+            format!("{login:?}"),
+            format!("{cookie:?}"),
+            format!("{seen:?}"),
+            format!("{:?}", recorder.lock().unwrap()),
+        ] {
+            assert!(!shown.contains("SecretTokenValue"), "{shown}");
+        }
+        assert!(format!("{user:?}").contains("sid"));
+    }
 
     #[test]
     fn errors_never_show_the_query() {

@@ -1,13 +1,23 @@
 //! What an agent remembers of a run for the checks to examine (URLs, `Set-Cookie` headers,
 //! stack hints), bounded whatever the target sends and counted where it was cut.
 
-/// One `Set-Cookie` header as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `Set-Cookie` header as received. Its `Debug` shows the path and the cookie's name only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SeenCookie {
     /// The request path that got it.
     pub path: String,
     /// The header value, verbatim.
     pub header: String,
+}
+
+impl std::fmt::Debug for SeenCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.header.split_once('=').map_or("", |(n, _)| n.trim());
+        f.debug_struct("SeenCookie")
+            .field("path", &self.path)
+            .field("name", &name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bytes of distinct URLs kept for the whole run (a hostile target can link millions).
@@ -21,8 +31,8 @@ pub const MAX_SEEN_COOKIES: usize = 2_000;
 const MAX_COOKIE_HEADER_BYTES: usize = 8 * 1024;
 
 /// Everything observed so far, shared by all users of one agent; bounded whatever the target
-/// sends, and counted where it was cut.
-#[derive(Debug, Default)]
+/// sends, and counted where it was cut. Its `Debug` shows counts: URLs may carry tokens.
+#[derive(Default)]
 pub struct Seen {
     /// Every distinct URL seen (requested, redirected to, or linked from a page), up to
     /// [`MAX_SEEN_URL_BYTES`].
@@ -38,6 +48,15 @@ pub struct Seen {
     /// `name: value`) and the names of the hidden fields its forms carry, the first
     /// [`MAX_STACK_HINTS`] of each, for [`crate::stack::detect`].
     pub hints: StackHints,
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seen")
+            .field("urls", &self.urls.len())
+            .field("set_cookies", &self.set_cookies.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Distinct values kept per kind of stack hint.

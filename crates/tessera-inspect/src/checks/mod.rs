@@ -56,24 +56,18 @@ fn verdict(status: Status, evidence: impl Into<String>) -> CheckOutcome {
 /// Builds the finding for check `id`.
 pub(crate) fn finding(id: CheckId, v: CheckOutcome) -> Finding {
     let (title, severity, refs) = (id.title(), id.severity(), id.references());
-    Finding {
-        id: id.as_str().to_owned(),
-        status: v.status,
-        severity: if matches!(v.status, Status::Fail | Status::Warn) {
+    Finding::new(
+        id.as_str(),
+        v.status,
+        if matches!(v.status, Status::Fail | Status::Warn) {
             severity
         } else {
             Severity::Info
         },
-        title: title.to_owned(),
-        evidence: v.evidence,
-        references: refs.iter().map(|r| (*r).to_owned()).collect(),
-        // Filled in by `Report::new`, which knows the target and the cookie.
-        fingerprint: String::new(),
-        fix: None,
-        exchanges: Vec::new(),
-        exchanges_total: 0,
-        suppressed: None,
-    }
+        title,
+        v.evidence,
+        refs.iter().map(|r| (*r).to_owned()).collect(),
+    )
 }
 
 /// A token as reports show it: a 24-bit fingerprint (so two tokens can be told apart even

@@ -97,6 +97,31 @@ pub struct Suppression {
 }
 
 impl Finding {
+    /// A finding as a check states it; its fingerprint and fix are filled in by
+    /// [`Report::new`], which knows the target, and a baseline may suppress it later.
+    pub fn new(
+        id: impl Into<String>,
+        status: Status,
+        severity: Severity,
+        title: impl Into<String>,
+        evidence: impl Into<String>,
+        references: Vec<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            status,
+            severity,
+            title: title.into(),
+            evidence: evidence.into(),
+            references,
+            fingerprint: String::new(),
+            fix: None,
+            exchanges: Vec::new(),
+            exchanges_total: 0,
+            suppressed: None,
+        }
+    }
+
     /// Fails or warns, and no baseline accepted it.
     pub fn needs_attention(&self) -> bool {
         matches!(self.status, Status::Fail | Status::Warn) && self.suppressed.is_none()
@@ -337,19 +362,14 @@ mod bidi_tests {
 
     #[test]
     fn machine_formats_never_carry_a_raw_bidi_control() {
-        let f = Finding {
-            id: "cookie-secure".into(),
-            status: Status::Fail,
-            severity: Severity::High,
-            title: "t".into(),
-            evidence: "Set-Cookie: sid=\u{202e}gnp.exe\u{1b}[31m".into(),
-            references: vec![],
-            fingerprint: String::new(),
-            fix: None,
-            exchanges: Vec::new(),
-            exchanges_total: 0,
-            suppressed: None,
-        };
+        let f = Finding::new(
+            "cookie-secure",
+            Status::Fail,
+            Severity::High,
+            "t",
+            "Set-Cookie: sid=\u{202e}gnp.exe\u{1b}[31m",
+            vec![],
+        );
         let r = Report::new(
             "http://h/\u{2066}x".into(),
             Some("sid\u{202e}".into()),
@@ -370,19 +390,14 @@ mod fingerprint_tests {
     use super::*;
 
     fn report(target: &str, cookie: &str) -> Report {
-        let f = Finding {
-            id: "cookie-secure".into(),
-            status: Status::Fail,
-            severity: Severity::High,
-            title: "t".into(),
-            evidence: "a fresh token each run".into(),
-            references: vec![],
-            fingerprint: String::new(),
-            fix: None,
-            exchanges: Vec::new(),
-            exchanges_total: 0,
-            suppressed: None,
-        };
+        let f = Finding::new(
+            "cookie-secure",
+            Status::Fail,
+            Severity::High,
+            "t",
+            "a fresh token each run",
+            vec![],
+        );
         Report::new(target.into(), Some(cookie.into()), vec![f])
     }
 

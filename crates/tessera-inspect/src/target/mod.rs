@@ -331,6 +331,37 @@ impl Ctx<'_> {
         })
     }
 
+    /// A `[login]`, `[logout]` or `[privilege]` table as a step.
+    fn raw_step(&self, table: &str, r: &RawStep) -> Result<FormStep, TargetError> {
+        self.step(
+            table,
+            r.form_page.as_ref(),
+            r.method.as_ref(),
+            &r.path,
+            &r.fields,
+            r.body.as_ref(),
+            r.csrf.as_ref(),
+        )
+    }
+
+    /// Whole seconds from 1 to `max`, if given.
+    fn seconds(
+        &self,
+        v: Option<&Spanned<i64>>,
+        key: &str,
+        max: u64,
+    ) -> Result<Option<Duration>, TargetError> {
+        let Some(v) = v else { return Ok(None) };
+        match u64::try_from(*v.get_ref()) {
+            Ok(secs) if (1..=max).contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+            _ => self.err(
+                v.span().start,
+                key,
+                format!("must be whole seconds between 1 and {max}"),
+            ),
+        }
+    }
+
     fn csrf(&self, c: &Spanned<RawCsrf>, table: &str) -> Result<Csrf, TargetError> {
         let (r, at) = (c.get_ref(), c.span().start);
         let key = format!("{table}.csrf");
@@ -458,16 +489,7 @@ impl Target {
             Some(s) => Some(s.get_ref().clone()),
             None => None,
         };
-        let l = raw.login.get_ref();
-        let login = ctx.step(
-            "login",
-            l.form_page.as_ref(),
-            l.method.as_ref(),
-            &l.path,
-            &l.fields,
-            l.body.as_ref(),
-            l.csrf.as_ref(),
-        )?;
+        let login = ctx.raw_step("login", raw.login.get_ref())?;
         if login.fields.is_empty() {
             return ctx.err(
                 raw.login.span().start,
@@ -494,16 +516,7 @@ impl Target {
             expect_status,
             expect_body: a.expect_body.clone().filter(|b| !b.is_empty()),
         };
-        let o = raw.logout.get_ref();
-        let logout = ctx.step(
-            "logout",
-            o.form_page.as_ref(),
-            o.method.as_ref(),
-            &o.path,
-            &o.fields,
-            o.body.as_ref(),
-            o.csrf.as_ref(),
-        )?;
+        let logout = ctx.raw_step("logout", raw.logout.get_ref())?;
         let password_change = match &raw.password_change {
             None => None,
             Some(p) => {
@@ -529,21 +542,11 @@ impl Target {
                 })
             }
         };
-        let privilege = match &raw.privilege {
-            None => None,
-            Some(p) => {
-                let r = p.get_ref();
-                Some(ctx.step(
-                    "privilege",
-                    r.form_page.as_ref(),
-                    r.method.as_ref(),
-                    &r.path,
-                    &r.fields,
-                    r.body.as_ref(),
-                    r.csrf.as_ref(),
-                )?)
-            }
-        };
+        let privilege = raw
+            .privilege
+            .as_ref()
+            .map(|p| ctx.raw_step("privilege", p.get_ref()))
+            .transpose()?;
         let second_user =
             match &raw.second_user {
                 None => None,
@@ -595,39 +598,18 @@ impl Target {
                     })
                 }
             };
-        let seconds =
-            |v: Option<&Spanned<i64>>, key: &str| -> Result<Option<Duration>, TargetError> {
-                match v {
-                    None => Ok(None),
-                    Some(v) => match u64::try_from(*v.get_ref()) {
-                        Ok(secs @ 1..=86_400) => Ok(Some(Duration::from_secs(secs))),
-                        _ => ctx.err(
-                            v.span().start,
-                            key,
-                            "must be whole seconds between 1 and 86400",
-                        ),
-                    },
-                }
-            };
         let expiry = raw.expiry.as_ref();
-        let idle_timeout = seconds(
+        let idle_timeout = ctx.seconds(
             expiry.and_then(|e| e.idle_timeout.as_ref()),
             "expiry.idle_timeout",
+            86_400,
         )?;
-        let absolute_timeout = match expiry.and_then(|e| e.absolute_timeout.as_ref()) {
-            None => None,
-            // Up to a week: lifetimes of a working day or a day are common.
-            Some(v) => match u64::try_from(*v.get_ref()) {
-                Ok(secs @ 1..=604_800) => Some(Duration::from_secs(secs)),
-                _ => {
-                    return ctx.err(
-                        v.span().start,
-                        "expiry.absolute_timeout",
-                        "must be whole seconds between 1 and 604800 (a week)",
-                    )
-                }
-            },
-        };
+        // Up to a week: lifetimes of a working day or a day are common.
+        let absolute_timeout = ctx.seconds(
+            expiry.and_then(|e| e.absolute_timeout.as_ref()),
+            "expiry.absolute_timeout",
+            604_800,
+        )?;
         Ok(Self {
             base_url,
             tls_insecure: raw.tls_insecure,

@@ -139,11 +139,8 @@ async fn api_login(
     Query(q): Query<Params>,
     body: Bytes,
 ) -> Response {
-    let Some(f) = fields(&headers, &body, !app.w.no_login_csrf) else {
-        return unsupported(&app);
-    };
-    let page = login(State(app.clone()), headers, Query(q), Form(f)).await;
-    as_json(&app, page)
+    let strict = !app.w.no_login_csrf;
+    via(app, headers, q, body, strict, login).await
 }
 
 async fn me(State(app): AppState, headers: HeaderMap, Query(q): Query<Params>) -> Response {
@@ -173,33 +170,35 @@ async fn me(State(app): AppState, headers: HeaderMap, Query(q): Query<Params>) -
     }
 }
 
+/// A JSON call onto one of the HTML routes' handlers: the body's fields (and the header's
+/// token) in, the answer as JSON out; 415 for a body that is not JSON when `strict`.
+async fn via<F, Fut>(
+    app: Arc<App>,
+    headers: HeaderMap,
+    q: Params,
+    body: Bytes,
+    strict: bool,
+    handler: F,
+) -> Response
+where
+    F: FnOnce(AppState, HeaderMap, Query<Params>, Form<Params>) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let Some(f) = fields(&headers, &body, strict) else {
+        return unsupported(&app);
+    };
+    let page = handler(State(app.clone()), headers, Query(q), Form(f)).await;
+    as_json(&app, page)
+}
+
+// Logout answers a redirect to /login that clears the cookie: `as_json` counts that a success.
 async fn api_logout(
     State(app): AppState,
     headers: HeaderMap,
     Query(q): Query<Params>,
     body: Bytes,
 ) -> Response {
-    let Some(f) = fields(&headers, &body, true) else {
-        return unsupported(&app);
-    };
-    let page = logout(State(app.clone()), headers, Query(q), Form(f)).await;
-    // Logout redirects to /login with the cookie cleared: a success here.
-    let status = page.status();
-    if status == StatusCode::SEE_OTHER {
-        let cookies = page
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        return json(
-            &app,
-            StatusCode::OK,
-            serde_json::json!({ "ok": true }),
-            cookies,
-        );
-    }
-    as_json(&app, page)
+    via(app, headers, q, body, true, logout).await
 }
 
 async fn api_password(
@@ -208,11 +207,7 @@ async fn api_password(
     Query(q): Query<Params>,
     body: Bytes,
 ) -> Response {
-    let Some(f) = fields(&headers, &body, true) else {
-        return unsupported(&app);
-    };
-    let page = change_password(State(app.clone()), headers, Query(q), Form(f)).await;
-    as_json(&app, page)
+    via(app, headers, q, body, true, change_password).await
 }
 
 async fn api_elevate(
@@ -221,9 +216,5 @@ async fn api_elevate(
     Query(q): Query<Params>,
     body: Bytes,
 ) -> Response {
-    let Some(f) = fields(&headers, &body, true) else {
-        return unsupported(&app);
-    };
-    let page = elevate(State(app.clone()), headers, Query(q), Form(f)).await;
-    as_json(&app, page)
+    via(app, headers, q, body, true, elevate).await
 }
