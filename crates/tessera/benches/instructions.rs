@@ -166,9 +166,49 @@ fn cookie_read(headers: Vec<http::HeaderMap>) -> Vec<http::HeaderMap> {
     headers
 }
 
+/// Records as the layer leaves them after a login and one rotation: a subject, a CSRF token in
+/// the data, the client info and the previous verifier.
+fn records() -> Vec<(tessera_core::SessionId, Vec<u8>)> {
+    let now = tessera_core::Timestamp::from_millis(1_800_000_000_000);
+    (0..ROUNDS)
+        .map(|i| {
+            let token = Token::generate().unwrap();
+            let mut r = tessera_core::Record::new(&token, Some(&format!("user{i}")), now, now, now);
+            r.previous = Some(tessera_core::record::PreviousVerifier {
+                verifier: Token::generate().unwrap().verifier_hash(),
+                grace_until: now,
+                elevation: None,
+                auth_time: Some(now),
+            });
+            r.data.insert(
+                "_csrf".into(),
+                serde_json::Value::String(Token::generate().unwrap().expose()),
+            );
+            r.client = tessera_core::ClientInfo::new(
+                Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"),
+                Some("203.0.113.9".parse().unwrap()),
+            );
+            (r.id, tessera_core::encoding::encode(&r).unwrap())
+        })
+        .collect()
+}
+
+// What a Redis or PostgreSQL resolve does to the bytes it reads: decode the stored record.
+#[library_benchmark]
+#[bench::typical(setup = records)]
+fn record_decode(
+    records: Vec<(tessera_core::SessionId, Vec<u8>)>,
+) -> Vec<(tessera_core::SessionId, Vec<u8>)> {
+    for (id, bytes) in &records {
+        black_box(tessera_core::encoding::decode(id, black_box(bytes)).unwrap());
+    }
+    records
+}
+
 library_benchmark_group!(
     name = hot_paths;
-    benchmarks = resolve_memory, resolve_sqlite, login_memory, token_parse_and_hash, cookie_read
+    benchmarks = resolve_memory, resolve_sqlite, login_memory, token_parse_and_hash, cookie_read,
+        record_decode
 );
 
 main!(library_benchmark_groups = hot_paths);
