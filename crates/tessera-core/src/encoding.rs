@@ -10,6 +10,7 @@
 //! a credential: the token is only ever a hash here.
 
 use crate::clock::Timestamp;
+use crate::device::DeviceBinding;
 use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
 use crate::store::StoreError;
 use crate::token::{SessionId, VerifierHash};
@@ -47,6 +48,8 @@ struct Stored<'a> {
     ua: Option<Cow<'a, str>>,
     #[serde(default)]
     ip: Option<Cow<'a, str>>,
+    #[serde(default)]
+    dev: Option<Cow<'a, DeviceBinding>>,
 }
 
 /// A 32-byte hash: a binary in MessagePack, unpadded base64url text in the legacy JSON.
@@ -162,6 +165,7 @@ fn from_record(r: &Record) -> Stored<'_> {
         d: Cow::Borrowed(&r.data),
         ua: r.client.user_agent.as_deref().map(Cow::Borrowed),
         ip: r.client.ip_prefix.as_deref().map(Cow::Borrowed),
+        dev: r.device.as_ref().map(Cow::Borrowed),
     }
 }
 
@@ -208,6 +212,7 @@ pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
             user_agent: s.ua.map(Cow::into_owned),
             ip_prefix: s.ip.map(Cow::into_owned),
         },
+        device: s.dev.map(Cow::into_owned),
     })
 }
 

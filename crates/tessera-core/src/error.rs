@@ -44,6 +44,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A device-bound session proof (W3C DBSC) was refused; nothing changed.
+    #[error(transparent)]
+    DeviceProof(#[from] crate::device::ProofError),
+    /// The session is already bound to a device key; a second registration is refused.
+    #[error("the session is already bound to a device key")]
+    DeviceAlreadyBound,
     /// The OS random generator failed.
     #[error(transparent)]
     Token(#[from] TokenError),

@@ -76,6 +76,10 @@ pub enum EventKind {
     EndPending,
     /// A queued server-side end was given up (queue full, or the session's lifetime ran out).
     EndDropped,
+    /// The session was bound to a device key (W3C DBSC registration).
+    DeviceBound,
+    /// A device-bound session's token was refreshed by a proof of its device key.
+    DeviceRefreshed,
     /// A login was refused because the subject's sessions were revoked after its ticket was
     /// taken, i.e. after the credential it checked may have changed.
     LoginRefused,
@@ -94,6 +98,8 @@ impl EventKind {
             Self::UnknownToken => "unknown_token",
             Self::CookieTossingSuspected { .. } => "cookie_tossing_suspected",
             Self::LoginRefused => "login_refused",
+            Self::DeviceBound => "device_bound",
+            Self::DeviceRefreshed => "device_refreshed",
             Self::EndPending => "end_pending",
             Self::EndDropped => "end_dropped",
         }

@@ -40,6 +40,7 @@
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod device;
 pub mod encoding;
 mod error;
 pub mod event;
@@ -56,7 +57,7 @@ pub use error::Error;
 pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
 pub use lifecycle::{
     validate_subject, CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session,
-    MAX_PENDING_ENDS_PER_SUBJECT, SEALED_TICKET_LIFETIME,
+    CHALLENGE_LIFETIME, MAX_PENDING_ENDS_PER_SUBJECT, SEALED_TICKET_LIFETIME,
 };
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};

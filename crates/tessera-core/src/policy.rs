@@ -12,6 +12,11 @@ use std::time::Duration;
 pub const MAX_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Longest rotation grace window accepted: a rotated-out token must die quickly.
 pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(60);
+/// Shortest and longest life of a device-bound session's token between two proofs of
+/// possession (W3C DBSC). Shorter than a minute makes the browser refresh on most requests;
+/// longer than an hour leaves a stolen cookie useful for too long.
+pub const DEVICE_BOUND_LIFETIME_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(3600));
 
 /// Why a policy was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +47,9 @@ pub enum PolicyError {
     /// The rotation grace window is longer than 60 seconds.
     #[error("rotation grace {0:?} exceeds the 60 second maximum")]
     GraceTooLong(Duration),
+    /// A device-bound token's lifetime is outside 1 minute to 1 hour.
+    #[error("device-bound token lifetime {0:?} must be between 1 minute and 1 hour")]
+    DeviceBoundLifetime(Duration),
 }
 
 /// A validated session policy. Build one with [`Policy::builder`]; `Policy::default()` is the
@@ -53,6 +61,7 @@ pub struct Policy {
     renewal_throttle: Duration,
     rotation_grace: Duration,
     max_sessions_per_subject: Option<NonZeroUsize>,
+    device_bound_lifetime: Duration,
 }
 
 impl Default for Policy {
@@ -63,6 +72,7 @@ impl Default for Policy {
             renewal_throttle: Duration::from_secs(60),
             rotation_grace: Duration::from_secs(5),
             max_sessions_per_subject: None,
+            device_bound_lifetime: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -102,6 +112,12 @@ impl Policy {
     pub fn max_sessions_per_subject(&self) -> Option<NonZeroUsize> {
         self.max_sessions_per_subject
     }
+
+    /// How long a device-bound session's token works after its last proof of possession
+    /// (default 10 minutes); its cookie carries this `Max-Age`.
+    pub fn device_bound_lifetime(&self) -> Duration {
+        self.device_bound_lifetime
+    }
 }
 
 /// Builds a [`Policy`], refusing unsafe values.
@@ -133,6 +149,13 @@ impl PolicyBuilder {
     /// Sets the rotation grace window (default 5 seconds, at most 60).
     pub fn rotation_grace(mut self, d: Duration) -> Self {
         self.policy.rotation_grace = d;
+        self
+    }
+
+    /// Sets how long a device-bound token works between proofs (default 10 minutes, 1 minute
+    /// to 1 hour).
+    pub fn device_bound_lifetime(mut self, d: Duration) -> Self {
+        self.policy.device_bound_lifetime = d;
         self
     }
 
@@ -173,6 +196,10 @@ impl PolicyBuilder {
         if p.rotation_grace > MAX_ROTATION_GRACE {
             return Err(PolicyError::GraceTooLong(p.rotation_grace));
         }
+        let (shortest, longest) = DEVICE_BOUND_LIFETIME_RANGE;
+        if p.device_bound_lifetime < shortest || p.device_bound_lifetime > longest {
+            return Err(PolicyError::DeviceBoundLifetime(p.device_bound_lifetime));
+        }
         Ok(p)
     }
 }
@@ -189,6 +216,7 @@ mod tests {
         assert_eq!(p.renewal_throttle(), Duration::from_secs(60));
         assert_eq!(p.rotation_grace(), Duration::from_secs(5));
         assert_eq!(p.max_sessions_per_subject(), None);
+        assert_eq!(p.device_bound_lifetime(), Duration::from_secs(600));
         assert_eq!(Policy::builder().build(), Ok(p));
     }
 
@@ -220,5 +248,15 @@ mod tests {
             Policy::builder().rotation_grace(s(61)).build(),
             Err(PolicyError::GraceTooLong(_))
         ));
+        for weak in [s(59), s(3601)] {
+            assert_eq!(
+                Policy::builder().device_bound_lifetime(weak).build(),
+                Err(PolicyError::DeviceBoundLifetime(weak))
+            );
+        }
+        assert!(Policy::builder()
+            .device_bound_lifetime(s(60))
+            .build()
+            .is_ok());
     }
 }

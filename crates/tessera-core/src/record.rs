@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
+use crate::device::DeviceBinding;
 use crate::token::{SessionId, Token, VerifierHash};
 
 /// Rotated-out verifiers remembered beyond `previous`, for theft detection.
@@ -52,6 +53,8 @@ pub struct Record {
     pub data: Map<String, Value>,
     /// Who is using the session, for the user's own session list.
     pub client: ClientInfo,
+    /// The device key this session is bound to (W3C DBSC), once the browser registered one.
+    pub device: Option<DeviceBinding>,
 }
 
 impl std::fmt::Debug for Record {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Record {
             .field("elevation", &self.elevation)
             .field("version", &self.version)
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("device_bound", &self.device.is_some())
             .field(
                 "rotated_out",
                 &(usize::from(self.previous.is_some()) + self.retired.len()),
@@ -101,6 +105,7 @@ impl Record {
             version: 1,
             data: Map::new(),
             client: ClientInfo::default(),
+            device: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub const TOKEN_BYTES: usize = 32;
 /// Length of a token's text form: base64url without padding of 32 bytes.
 pub const TOKEN_CHARS: usize = 43;
 const SELECTOR_BYTES: usize = 16;
+/// Length of a selector's text form ([`Token::selector_text`]).
+pub const SELECTOR_CHARS: usize = 22;
 
 const SESSION_ID_DOMAIN: &[u8] = b"tessera/v1/session-id\0";
 const VERIFIER_DOMAIN: &[u8] = b"tessera/v1/verifier\0";
@@ -66,6 +68,31 @@ impl Token {
     pub fn with_new_verifier(&self) -> Result<Self, TokenError> {
         let mut bytes = self.bytes;
         let (_, verifier) = bytes.split_at_mut(SELECTOR_BYTES);
+        getrandom::fill(verifier).map_err(|_| TokenError::Random)?;
+        Ok(Self { bytes })
+    }
+
+    /// The session's public name for a device-bound session (the DBSC `session_identifier`):
+    /// the selector, base64url. Not a credential: resolving needs the verifier, and a
+    /// device-bound refresh needs the device key. Stable across rotations, like the selector.
+    pub fn selector_text(&self) -> String {
+        let (selector, _) = self.bytes.split_at(SELECTOR_BYTES);
+        URL_SAFE_NO_PAD.encode(selector)
+    }
+
+    /// A token for the session named by `text` (from [`Token::selector_text`]) with a fresh
+    /// verifier: what a device-bound refresh hands out once the device proved itself. Parsed
+    /// as strictly as a token: exactly 22 canonical base64url characters.
+    pub fn for_selector(text: &str) -> Result<Self, TokenError> {
+        if text.len() != SELECTOR_CHARS {
+            return Err(TokenError::Length(text.chars().count()));
+        }
+        let mut bytes = [0u8; TOKEN_BYTES];
+        let (selector, verifier) = bytes.split_at_mut(SELECTOR_BYTES);
+        match URL_SAFE_NO_PAD.decode_slice(text, selector) {
+            Ok(SELECTOR_BYTES) => {}
+            _ => return Err(TokenError::Alphabet),
+        }
         getrandom::fill(verifier).map_err(|_| TokenError::Random)?;
         Ok(Self { bytes })
     }

@@ -12,7 +12,7 @@ use tessera_core::{Record, SessionId, StoreError, Timestamp};
 /// value is bound by its name, and read at the position [`col`] finds for its name at compile
 /// time, so no two hand-counted orderings can disagree (and a row costs no name lookups: they
 /// were 5% of a resolve's CPU).
-const FIELDS: [&str; 23] = [
+const FIELDS: [&str; 24] = [
     "id",
     "verifier",
     "prev_verifier",
@@ -36,6 +36,7 @@ const FIELDS: [&str; 23] = [
     "data",
     "user_agent",
     "ip_prefix",
+    "device",
 ];
 
 /// A column of [`SELECT`]: its position in the row, and its name for error messages.
@@ -135,6 +136,7 @@ fn exactly32(bytes: Vec<u8>, name: &str) -> rusqlite::Result<[u8; 32]> {
 pub(crate) struct RawRecord {
     record: Record,
     data: String,
+    device: Option<String>,
 }
 
 fn millis(row: &Row<'_>, c: Col) -> rusqlite::Result<Timestamp> {
@@ -178,8 +180,10 @@ pub(crate) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
                 user_agent: get(row, c!("user_agent"))?,
                 ip_prefix: get(row, c!("ip_prefix"))?,
             },
+            device: None,
         },
         data: get(row, c!("data"))?,
+        device: get(row, c!("device"))?,
     })
 }
 
@@ -280,6 +284,16 @@ pub(crate) fn finish(raw: RawRecord) -> Result<Record, StoreError> {
             record.id.reference()
         ))
     })?;
+    record.device = raw
+        .device
+        .map(|d| serde_json::from_str(&d))
+        .transpose()
+        .map_err(|_| {
+            StoreError::Corrupt(format!(
+                "session {} has an unreadable device binding",
+                record.id.reference()
+            ))
+        })?;
     Ok(record)
 }
 
@@ -294,6 +308,12 @@ pub(crate) type Params = Vec<(&'static str, Box<dyn rusqlite::ToSql + Send>)>;
 pub(crate) fn record_params(r: &Record) -> Result<Params, StoreError> {
     let data = serde_json::to_string(&r.data)
         .map_err(|_| StoreError::Corrupt("session data is not serialisable".into()))?;
+    let device = r
+        .device
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt("a device binding is not serialisable".into()))?;
     let prev = r.previous;
     let prev_elevation = prev.and_then(|p| p.elevation);
     Ok(vec![
@@ -347,6 +367,7 @@ pub(crate) fn record_params(r: &Record) -> Result<Params, StoreError> {
         (":data", Box::new(data)),
         (":user_agent", Box::new(r.client.user_agent.clone())),
         (":ip_prefix", Box::new(r.client.ip_prefix.clone())),
+        (":device", Box::new(device)),
     ])
 }
 

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
         newest   BLOB NOT NULL,
         previous BLOB
     ) WITHOUT ROWID",
+    // 4: the device key a session is bound to (W3C DBSC), as JSON: its algorithm, the public
+    // key as a canonical JWK, its thumbprint and the bound token's deadlines. No secret.
+    "ALTER TABLE sessions ADD COLUMN device TEXT",
 ];
 
 /// Brings the schema to the newest version in one transaction.

@@ -133,6 +133,7 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
              ALTER TABLE sessions DROP COLUMN prev_elev_until; \
              ALTER TABLE sessions DROP COLUMN prev_auth_time; \
              ALTER TABLE sessions DROP COLUMN retired_auth; \
+             ALTER TABLE sessions DROP COLUMN device; \
              DROP TABLE subject_epochs; DROP TABLE signing_keys; PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -144,7 +145,7 @@ async fn a_version_1_file_is_migrated_and_keeps_its_sessions() {
     let version: i64 = rusqlite_conn(&path)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let once = engine.rotate(&token).await.unwrap();
     engine.rotate(&once.token).await.unwrap();
     // The epoch table works on the migrated file: revoke-all refuses a stale ticket.

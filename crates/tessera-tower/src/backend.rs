@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tessera_core::{
     ClientInfo, Engine, Error, EventKind, Issued, LoginOptions, LoginTicket, LogoutOutcome,
-    Session, SessionId, Store, Token,
+    Session, SessionId, Store, Timestamp, Token,
 };
 
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
@@ -43,6 +43,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn revoke_all<'a>(&'a self, subject: &'a str, except: Option<&'a SessionId>)
         -> BoxFut<'a, u64>;
     fn absolute_lifetime(&self) -> Duration;
+    fn now(&self) -> Timestamp;
+    fn device_registration_challenge<'a>(&'a self, session: &'a Session) -> BoxFut<'a, String>;
+    fn register_device<'a>(&'a self, token: &'a Token, proof: &'a str) -> BoxFut<'a, Issued>;
+    fn device_refresh_challenge<'a>(&'a self, identifier: &'a str) -> BoxFut<'a, String>;
+    fn refresh_device<'a>(&'a self, identifier: &'a str, proof: &'a str) -> BoxFut<'a, Issued>;
 }
 
 impl<S: Store> Backend for Engine<S> {
@@ -107,5 +112,20 @@ impl<S: Store> Backend for Engine<S> {
     }
     fn absolute_lifetime(&self) -> Duration {
         self.policy().absolute_lifetime()
+    }
+    fn now(&self) -> Timestamp {
+        Engine::now(self)
+    }
+    fn device_registration_challenge<'a>(&'a self, session: &'a Session) -> BoxFut<'a, String> {
+        Box::pin(Engine::device_registration_challenge(self, session))
+    }
+    fn register_device<'a>(&'a self, token: &'a Token, proof: &'a str) -> BoxFut<'a, Issued> {
+        Box::pin(Engine::register_device(self, token, proof))
+    }
+    fn device_refresh_challenge<'a>(&'a self, identifier: &'a str) -> BoxFut<'a, String> {
+        Box::pin(Engine::device_refresh_challenge(self, identifier))
+    }
+    fn refresh_device<'a>(&'a self, identifier: &'a str, proof: &'a str) -> BoxFut<'a, Issued> {
+        Box::pin(Engine::refresh_device(self, identifier, proof))
     }
 }

@@ -17,6 +17,7 @@ use tower::{Layer, Service};
 
 use crate::backend::Backend;
 use crate::csrf::CsrfGuard;
+use crate::device::DeviceBindingConfig;
 use crate::transport::{host_is_loopback, read, CookieConfig, Presented};
 
 /// Headers a reverse proxy adds. A loopback peer that sends one is a proxy on this machine
@@ -53,6 +54,7 @@ pub(crate) struct LayerConfig {
     pub(crate) on_store_error: OnStoreError,
     pub(crate) clear_site_data: bool,
     pub(crate) csrf: Option<CsrfGuard>,
+    pub(crate) device: Option<DeviceBindingConfig>,
 }
 
 /// Adds Tessera sessions to a tower/axum service. See the crate docs for an example.
@@ -81,6 +83,7 @@ impl SessionLayer {
                 on_store_error: OnStoreError::default(),
                 clear_site_data: false,
                 csrf: Some(CsrfGuard::new()),
+                device: None,
             }),
         }
     }
@@ -113,6 +116,16 @@ impl SessionLayer {
     /// Replaces the CSRF guard's policy.
     pub fn with_csrf_guard(mut self, guard: CsrfGuard) -> Self {
         self.config_mut().csrf = Some(guard);
+        self
+    }
+
+    /// Offers device-bound sessions (W3C DBSC) to browsers that support them: each sign-in's
+    /// response carries `Secure-Session-Registration`, and the layer answers the registration
+    /// and refresh endpoints at `config`'s paths. A bound session's cookie lives for the
+    /// policy's device-bound lifetime (default 10 minutes) and only the device's key renews
+    /// it; browsers without DBSC keep a plain session cookie. Off by default.
+    pub fn with_device_binding(mut self, config: DeviceBindingConfig) -> Self {
+        self.config_mut().device = Some(config);
         self
     }
 
@@ -174,6 +187,8 @@ pub(crate) struct State {
     pub(crate) cookie: CookieAction,
     pub(crate) authenticated: bool,
     pub(crate) logged_out: bool,
+    /// A sign-in's `Secure-Session-Registration` offer (device binding on).
+    pub(crate) device_offer: Option<HeaderValue>,
 }
 
 /// Per-request session state, shared between the layer and the extractor.
@@ -220,6 +235,9 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let config = Arc::clone(&self.layer.config);
+        if let Some(response) = self.device_endpoint(&req, &config) {
+            return response;
+        }
         if let Some(guard) = &config.csrf {
             let https_only = config.cookie.is_secure() && !host_is_loopback(req.headers());
             if let Err(refusal) =
@@ -231,16 +249,7 @@ where
                 return Box::pin(async move { Ok(response) });
             }
         }
-        // Without Secure, both the Host and the peer address must be loopback: a same-host
-        // proxy may rewrite Host to localhost for a request that crossed a real network, so
-        // Host alone is never trusted. Without the peer address (no ConnectInfo) it is refused.
-        let peer_is_loopback = req
-            .extensions()
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .is_some_and(|c| c.0.ip().is_loopback())
-            && !PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h));
-        let transport_ok =
-            config.cookie.is_secure() || (host_is_loopback(req.headers()) && peer_is_loopback);
+        let transport_ok = transport_ok(&req, &config);
         if !transport_ok {
             tracing::error!(
                 target: "tessera::transport",
@@ -314,27 +323,84 @@ where
     }
 }
 
+/// Without Secure, both the Host and the peer address must be loopback: a same-host proxy may
+/// rewrite Host to localhost for a request that crossed a real network, so Host alone is never
+/// trusted. Without the peer address (no ConnectInfo) it is refused.
+fn transport_ok<B>(req: &Request<B>, config: &LayerConfig) -> bool {
+    let peer_is_loopback = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback())
+        && !PROXY_HEADERS.iter().any(|h| req.headers().contains_key(*h));
+    config.cookie.is_secure() || (host_is_loopback(req.headers()) && peer_is_loopback)
+}
+
+/// A response the layer gives without calling the inner service.
+type Answer<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
+impl<Inner> SessionService<Inner> {
+    /// The layer's own answer when `req` is a `POST` to a device-binding endpoint.
+    fn device_endpoint<B, E>(
+        &self,
+        req: &Request<B>,
+        config: &Arc<LayerConfig>,
+    ) -> Option<Answer<E>> {
+        let device = config.device.as_ref()?;
+        let path = req.uri().path();
+        let registration = path == device.registration_path();
+        if req.method() != http::Method::POST || !(registration || path == device.refresh_path()) {
+            return None;
+        }
+        let (backend, config) = (Arc::clone(&self.layer.backend), Arc::clone(config));
+        if !transport_ok(req, &config) {
+            let response = (
+                StatusCode::FORBIDDEN,
+                "device binding needs a secure transport\n",
+            )
+                .into_response();
+            return Some(Box::pin(async move { Ok(response) }));
+        }
+        let headers = req.headers().clone();
+        let token = match read(&headers, config.cookie.name()).presented {
+            Presented::Token(t) => Some(t),
+            _ => None,
+        };
+        Some(Box::pin(async move {
+            let Some(device) = config.device.as_ref() else {
+                return Ok(StatusCode::NOT_FOUND.into_response());
+            };
+            Ok(if registration {
+                crate::device::register(&*backend, device, &config.cookie, token, &headers).await
+            } else {
+                crate::device::refresh(&*backend, device, &config.cookie, &headers).await
+            })
+        }))
+    }
+}
+
 /// Writes the cookie decisions and the cache headers into the response.
 fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
-    let (action, pre, authenticated, logged_out, csrf_issued, poisoned) = match shared.state.lock()
-    {
-        Ok(mut state) => (
-            std::mem::take(&mut state.cookie),
-            std::mem::take(&mut state.pre_cookie),
-            state.authenticated,
-            state.logged_out,
-            state.csrf_issued,
-            false,
-        ),
-        Err(_) => (
-            CookieAction::Clear,
-            PreCookieAction::Keep,
-            false,
-            false,
-            false,
-            true,
-        ),
-    };
+    let (action, pre, authenticated, logged_out, csrf_issued, poisoned, offer) =
+        match shared.state.lock() {
+            Ok(mut state) => (
+                std::mem::take(&mut state.cookie),
+                std::mem::take(&mut state.pre_cookie),
+                state.authenticated,
+                state.logged_out,
+                state.csrf_issued,
+                false,
+                state.device_offer.take(),
+            ),
+            Err(_) => (
+                CookieAction::Clear,
+                PreCookieAction::Keep,
+                false,
+                false,
+                false,
+                true,
+                None,
+            ),
+        };
     // A malformed session cookie is cleared even when the handler never looked at it. A
     // duplicated one is not: clearing the host-only cookie would leave the tossed one as the
     // only cookie, and the victim would be signed into the attacker's session. The tossed
@@ -363,6 +429,9 @@ fn finish(shared: &Shared, config: &LayerConfig, response: &mut Response) {
         for value in set {
             headers.append(SET_COOKIE, value);
         }
+    }
+    if let Some(offer) = offer.filter(|_| shared.transport_ok) {
+        headers.append(tessera_core::device::wire::REGISTRATION, offer);
     }
     if no_store {
         // A signed-in response, or a page that embeds a CSRF token, is never cacheable,

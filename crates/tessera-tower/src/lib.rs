@@ -50,12 +50,14 @@
 
 mod backend;
 pub mod csrf;
+pub mod device;
 pub mod hardening;
 mod layer;
 mod session;
 pub mod transport;
 
 pub use csrf::CsrfGuard;
+pub use device::DeviceBindingConfig;
 pub use layer::{OnStoreError, SessionLayer, SessionService};
 pub use session::{Session, SessionError, SessionRejection, SessionSummary};
 pub use transport::{CookieConfig, CookieConfigError, DEFAULT_COOKIE_NAME};

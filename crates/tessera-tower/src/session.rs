@@ -109,6 +109,9 @@ pub struct SessionSummary {
     pub ip_prefix: Option<String>,
     /// True for the session making this request.
     pub current: bool,
+    /// True when the session is bound to a device key (W3C DBSC): its cookie is worthless
+    /// off that device after a few minutes.
+    pub device_bound: bool,
 }
 
 /// The request's session. Extracting it resolves the cookie (one store read); handlers that do
@@ -222,6 +225,11 @@ impl Session {
     /// Installs a newly issued token: it is what the rest of the request uses and what the
     /// response's cookie carries.
     fn adopt(&self, issued: Issued, max_age: Option<Duration>) {
+        // A device-bound token's cookie lives exactly as long as the server honours it.
+        let max_age = match &issued.session.record().device {
+            Some(d) => Some(d.token_until.since(self.shared.backend.now())),
+            None => max_age,
+        };
         let mut state = self.lock();
         state.authenticated = issued.session.subject().is_some();
         state.session = Some(issued.session);
@@ -337,7 +345,24 @@ impl Session {
             .login(previous.as_ref(), ticket, options)
             .await?;
         let max_age = remember_me.then(|| self.shared.backend.absolute_lifetime());
+        let offer = match &self.shared.config.device {
+            Some(device) => match self
+                .shared
+                .backend
+                .device_registration_challenge(&issued.session)
+                .await
+            {
+                Ok(challenge) => device.offer(&challenge),
+                // The sign-in stands; the browser just is not offered a binding this time.
+                Err(e) => {
+                    tracing::warn!(target: "tessera::device", error = %e, "no device-binding offer");
+                    None
+                }
+            },
+            None => None,
+        };
         self.adopt(issued, max_age);
+        self.lock().device_offer = offer;
         if self.shared.pre_nonce.is_some() {
             self.lock().pre_cookie = PreCookieAction::Clear;
         }
@@ -409,6 +434,7 @@ impl Session {
                     user_agent: r.client.user_agent.clone(),
                     ip_prefix: r.client.ip_prefix.clone(),
                     current: s.id() == own,
+                    device_bound: r.device.is_some(),
                 }
             })
             .collect())

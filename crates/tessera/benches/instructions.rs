@@ -205,10 +205,57 @@ fn record_decode(
     records
 }
 
+/// Device-bound sessions (P-256 keys, as browsers make them), each with a refresh proof over a
+/// fresh challenge: everything a refresh needs but the refresh.
+struct Refreshes {
+    fixture: Fixture<MemoryStore>,
+    pending: Vec<(String, String)>,
+}
+
+fn refreshes() -> Refreshes {
+    let fixture = memory();
+    let pending = fixture.rt.block_on(async {
+        let mut v = Vec::with_capacity(ROUNDS);
+        for i in 0..ROUNDS {
+            let device = tessera_core::conformance::DeviceClient::es256();
+            let bound =
+                tessera_core::conformance::bind(&fixture.engine, &format!("dev{i}"), &device).await;
+            let identifier = bound.token.selector_text();
+            let challenge = fixture
+                .engine
+                .device_refresh_challenge(&identifier)
+                .await
+                .unwrap();
+            v.push((identifier, device.refresh_proof(&challenge)));
+        }
+        v
+    });
+    Refreshes { fixture, pending }
+}
+
+// A device-bound refresh (W3C DBSC): the proof's ES256 signature checked with the stored key,
+// the sealed challenge opened, and the rotation written.
+#[library_benchmark]
+#[bench::es256(setup = refreshes)]
+fn device_refresh(r: Refreshes) -> Refreshes {
+    r.fixture.rt.block_on(async {
+        for (identifier, proof) in &r.pending {
+            black_box(
+                r.fixture
+                    .engine
+                    .refresh_device(black_box(identifier), black_box(proof))
+                    .await
+                    .unwrap(),
+            );
+        }
+    });
+    r
+}
+
 library_benchmark_group!(
     name = hot_paths;
     benchmarks = resolve_memory, resolve_sqlite, login_memory, token_parse_and_hash, cookie_read,
-        record_decode
+        record_decode, device_refresh
 );
 
 main!(library_benchmark_groups = hot_paths);

@@ -145,7 +145,9 @@ pub(crate) fn app(store: AnyStore, policy: Policy, cookie: CookieConfig) -> Rout
         .layer(
             SessionLayer::new(engine)
                 .with_cookie(cookie)
-                .clear_site_data_on_logout(true),
+                .clear_site_data_on_logout(true)
+                // Browsers with DBSC bind each sign-in to a device key; others are unaffected.
+                .with_device_binding(tessera_tower::DeviceBindingConfig::new()),
         )
         // No framing (the one-click "sign out others" form must not be clickjackable), no
         // scripts, no MIME sniffing, no referrer.
@@ -563,8 +565,13 @@ fn sessions_table(list: &[SessionSummary], csrf: &str) -> String {
             )
         };
         let agent = esc(s.user_agent.as_deref().unwrap_or("unknown"));
+        let bound = match (s.device_bound, s.current) {
+            (true, true) => " <span class=\"tag\">bound to this device</span>",
+            (true, false) => " <span class=\"tag\">bound to its device</span>",
+            (false, _) => "",
+        };
         rows.push_str(&format!(
-            "<tr><td class=\"when\">{}</td><td class=\"when\">{}</td><td class=\"ua\" title=\"{agent}\">{agent}</td><td>{}</td><td>{action}</td></tr>\n",
+            "<tr><td class=\"when\">{}</td><td class=\"when\">{}</td><td class=\"ua\" title=\"{agent}\">{agent}{bound}</td><td>{}</td><td>{action}</td></tr>\n",
             when(s.created_at),
             when(s.last_seen),
             esc(s.ip_prefix.as_deref().unwrap_or("unknown")),

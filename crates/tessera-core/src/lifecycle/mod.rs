@@ -21,12 +21,14 @@ const MAX_CAS_RETRIES: usize = 1000;
 /// Records deleted per purge batch.
 pub const PURGE_BATCH: usize = 500;
 
+mod device;
 mod rotation;
 mod session;
 mod signing;
 mod signout;
 mod ticket;
 
+pub use device::CHALLENGE_LIFETIME;
 pub use rotation::ROTATION_COMMIT_ALLOWANCE;
 pub use session::{Issued, Session};
 use signout::PendingEnds;
@@ -391,6 +393,13 @@ impl<S: Store> Engine<S> {
                 return Ok(None);
             }
             let grace = match self.judge(&record, token, now) {
+                // A device-bound token works only until its bound deadline; after it, only a
+                // proof of the device key (a refresh) brings the session back.
+                Verdict::Current
+                    if record.device.as_ref().is_some_and(|d| now >= d.token_until) =>
+                {
+                    return Ok(None);
+                }
                 Verdict::Current => None,
                 Verdict::InGrace(previous) => Some(previous),
                 Verdict::Unknown => {

@@ -23,7 +23,8 @@ impl<S: Store> Engine<S> {
     /// for the grace window. Exactly one of many racing rotations succeeds; the others get
     /// [`Error::AlreadyRotated`].
     pub async fn rotate(&self, token: &Token) -> Result<Issued, Error> {
-        self.rotate_with(token, |_, _| {}, EventKind::Rotated).await
+        self.rotate_with(token, |_, _| Ok(()), EventKind::Rotated)
+            .await
     }
 
     /// Steps the session up to `level` for `duration` (after the app re-checked a credential),
@@ -42,16 +43,19 @@ impl<S: Store> Engine<S> {
                     until: now.plus(duration),
                 });
                 record.auth_time = Some(now);
+                Ok(())
             },
             EventKind::Elevated { level },
         )
         .await
     }
 
-    async fn rotate_with(
+    /// Rotates `token`'s session with `change` applied to the new record in the same write;
+    /// `change` may refuse (its error is returned, nothing is written).
+    pub(super) async fn rotate_with(
         &self,
         token: &Token,
-        change: impl Fn(&mut Record, Timestamp),
+        change: impl Fn(&mut Record, Timestamp) -> Result<(), Error>,
         kind: EventKind,
     ) -> Result<Issued, Error> {
         let id = token.session_id();
@@ -65,43 +69,12 @@ impl<S: Store> Engine<S> {
             let now = self.now();
             let old = session.record;
             let new_token = token.with_new_verifier()?;
-            let mut record = old.clone();
-            record.verifier = new_token.verifier_hash();
-            let grace = self.inner.policy.rotation_grace();
-            record.previous = Some(PreviousVerifier {
-                verifier: old.verifier,
-                grace_until: now.plus(grace).plus(ROTATION_COMMIT_ALLOWANCE),
-                elevation: old.elevation,
-                auth_time: old.auth_time,
-            });
-            if let Some(before) = old.previous {
-                record.retired.insert(0, before);
-                record.retired.truncate(crate::record::MAX_RETIRED);
-            }
-            record.version = old.version.saturating_add(1);
-            change(&mut record, now);
+            let mut record = self.rotated(&old, &new_token, now);
+            change(&mut record, now)?;
             match self.inner.store.update(&record, old.version).await? {
                 Updated::Written => {
                     self.emit(kind, &id, record.subject.as_deref());
-                    // The new token is delivered now: the old one's grace runs from here. The
-                    // narrowing write happens after this returns, so a slow store cannot delay
-                    // the delivery (and so stretch the time the client must keep the old one).
-                    let until = self.now().plus(grace);
-                    let (engine, written) = (self.clone(), record.clone());
-                    match tokio::runtime::Handle::try_current() {
-                        Ok(rt) => {
-                            rt.spawn(async move {
-                                engine
-                                    .narrow_grace(written, old.verifier, until, true)
-                                    .await;
-                            });
-                        }
-                        Err(_) => {
-                            engine
-                                .narrow_grace(written, old.verifier, until, false)
-                                .await;
-                        }
-                    }
+                    self.after_rotation(&record, &old).await;
                     return Ok(Issued {
                         token: new_token,
                         session: Session {
@@ -118,6 +91,45 @@ impl<S: Store> Engine<S> {
             }
         }
         Err(Error::AlreadyRotated)
+    }
+
+    /// The record `old` becomes when rotated to `new_token` at `now`: its current verifier is
+    /// the previous one, with a grace deadline wide enough for a slow write
+    /// ([`ROTATION_COMMIT_ALLOWANCE`]); the one before that moves to `retired`.
+    pub(super) fn rotated(&self, old: &Record, new_token: &Token, now: Timestamp) -> Record {
+        let mut record = old.clone();
+        record.verifier = new_token.verifier_hash();
+        record.previous = Some(PreviousVerifier {
+            verifier: old.verifier,
+            grace_until: now
+                .plus(self.inner.policy.rotation_grace())
+                .plus(ROTATION_COMMIT_ALLOWANCE),
+            elevation: old.elevation,
+            auth_time: old.auth_time,
+        });
+        if let Some(before) = old.previous {
+            record.retired.insert(0, before);
+            record.retired.truncate(crate::record::MAX_RETIRED);
+        }
+        record.version = old.version.saturating_add(1);
+        record
+    }
+
+    /// Once a rotation from `old` to `written` committed: the new token is delivered now, so
+    /// the old one's grace runs from here. The narrowing write happens in its own task, so a
+    /// slow store cannot delay the delivery (and so stretch the time the client must keep the
+    /// old one).
+    pub(super) async fn after_rotation(&self, written: &Record, old: &Record) {
+        let until = self.now().plus(self.inner.policy.rotation_grace());
+        let (engine, written, verifier) = (self.clone(), written.clone(), old.verifier);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    engine.narrow_grace(written, verifier, until, true).await;
+                });
+            }
+            Err(_) => engine.narrow_grace(written, verifier, until, false).await,
+        }
     }
 
     /// After a rotation committed, moves the rotated-out token's grace deadline from the wide

@@ -175,6 +175,26 @@ impl CookieConfig {
         self.build(&self.name, value.as_deref(), max_age)
     }
 
+    /// The cookie's attributes as a `Set-Cookie` line lists them (no `Max-Age`), for the
+    /// credentials of device-bound session instructions.
+    pub fn attributes(&self) -> String {
+        let mut out = String::new();
+        if let Some(domain) = &self.domain {
+            out.push_str(&format!("Domain={domain}; "));
+        }
+        out.push_str(&format!("Path={}", self.path));
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        out.push_str("; HttpOnly; SameSite=");
+        out.push_str(match self.same_site {
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+            SameSite::Lax => "Lax",
+        });
+        out
+    }
+
     /// The name of the pre-session cookie: the session cookie's name with `-pre` appended (so it
     /// keeps the `__Host-` prefix and its guarantees). It carries a random nonce that binds an
     /// anonymous visitor's signed CSRF token, so a login form costs no store write.

@@ -30,6 +30,12 @@ use crate::store::{Created, Store, Updated};
 use crate::token::Token;
 use crate::Error;
 
+mod device;
+pub use device::{
+    bind, device_binding_survives_rotation_and_refresh, device_challenge_is_single_use_under_race,
+    refresh, revocation_ends_device_refresh, DeviceClient,
+};
+
 /// Expands to one `#[tokio::test]` per conformance property. `$fresh` is an async fn returning a
 /// new, empty store; `$persisted` a fn returning every byte the store has persisted.
 #[macro_export]
@@ -43,7 +49,9 @@ macro_rules! store_conformance_tests {
             idle_and_absolute_expiry, rotation_happens_once_under_race,
             logout_is_not_undone_by_in_flight_write, epoch_refuses_a_stale_create,
             signing_keys_are_shared_and_rotate,
-            logins_racing_revoke_all_leave_no_survivor);
+            logins_racing_revoke_all_leave_no_survivor,
+            device_binding_survives_rotation_and_refresh,
+            device_challenge_is_single_use_under_race, revocation_ends_device_refresh);
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn conformance_nothing_persisted_contains_a_token() {
             let store = std::sync::Arc::new($fresh().await);

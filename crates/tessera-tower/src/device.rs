@@ -1,0 +1,241 @@
+//! Device-bound sessions (W3C DBSC) at the HTTP edge: the registration offer on a sign-in's
+//! response, and the two endpoints the browser calls by itself, registration and refresh.
+//! Off by default ([`crate::SessionLayer::with_device_binding`]) until browsers ship DBSC
+//! widely; a browser without DBSC never calls them and keeps a plain session cookie.
+//!
+//! Both endpoints are answered by the layer before the CSRF guard: neither acts on the
+//! cookie's authority alone. Registration needs the session's cookie *and* a proof over a
+//! challenge that only the sign-in response carried; refresh needs a proof signed by the
+//! session's device key.
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::json;
+use tessera_core::device::wire;
+use tessera_core::{Error, Issued, Token};
+
+use crate::backend::Backend;
+use crate::transport::CookieConfig;
+
+/// Longest `Sec-Secure-Session-Id` or proof header read; longer ones are refused unread.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// Where the layer serves DBSC's registration and refresh endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceBindingConfig {
+    registration_path: String,
+    refresh_path: String,
+}
+
+/// Why device-binding paths were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a device-binding path must start with '/', be at most 256 visible ASCII characters, without '\"', '\\\\', '?' or '#', and the two paths must differ")]
+pub struct DeviceBindingConfigError;
+
+impl Default for DeviceBindingConfig {
+    fn default() -> Self {
+        Self {
+            registration_path: "/.tessera/dbsc/registration".into(),
+            refresh_path: "/.tessera/dbsc/refresh".into(),
+        }
+    }
+}
+
+impl DeviceBindingConfig {
+    /// The default paths, `/.tessera/dbsc/registration` and `/.tessera/dbsc/refresh`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Other paths. They go into a structured header and a JSON body, so they are refused
+    /// unless plainly printable.
+    pub fn with_paths(registration: &str, refresh: &str) -> Result<Self, DeviceBindingConfigError> {
+        let ok = |p: &str| {
+            p.starts_with('/')
+                && p.len() <= 256
+                && p.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\"\\?#".contains(&b))
+        };
+        if !ok(registration) || !ok(refresh) || registration == refresh {
+            return Err(DeviceBindingConfigError);
+        }
+        Ok(Self {
+            registration_path: registration.into(),
+            refresh_path: refresh.into(),
+        })
+    }
+
+    /// The registration endpoint's path.
+    pub fn registration_path(&self) -> &str {
+        &self.registration_path
+    }
+
+    /// The refresh endpoint's path.
+    pub fn refresh_path(&self) -> &str {
+        &self.refresh_path
+    }
+
+    /// The `Secure-Session-Registration` value offering `challenge`.
+    pub(crate) fn offer(&self, challenge: &str) -> Option<HeaderValue> {
+        HeaderValue::from_str(&format!(
+            "{};path=\"{}\";challenge=\"{challenge}\"",
+            wire::ALGORITHMS,
+            self.registration_path
+        ))
+        .ok()
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() || value.len() > MAX_HEADER_BYTES {
+        return None;
+    }
+    value.to_str().ok()
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    let mut response = (status, message).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The session instructions with the fresh bound cookie.
+fn bound(
+    issued: &Issued,
+    config: &DeviceBindingConfig,
+    cookie: &CookieConfig,
+    backend: &dyn Backend,
+) -> Response {
+    let max_age = issued
+        .session
+        .record()
+        .device
+        .as_ref()
+        .map(|d| d.token_until.since(backend.now()));
+    let mut response = json_response(
+        StatusCode::OK,
+        &json!({
+            wire::SESSION_IDENTIFIER: issued.token.selector_text(),
+            wire::REFRESH_URL: config.refresh_path,
+            wire::SCOPE: {"include_site": false, "scope_specification": []},
+            wire::CREDENTIALS: [{
+                "type": "cookie",
+                "name": cookie.name(),
+                "attributes": cookie.attributes(),
+            }],
+        }),
+    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, cookie.set_cookie(Some(&issued.token), max_age));
+    response
+}
+
+/// Tells the browser the session is over, so it stops refreshing (after logout, revocation,
+/// or expiry).
+fn ended(identifier: &str) -> Response {
+    // Echoed only when it has a session identifier's shape: never reflect arbitrary input.
+    let body = if Token::for_selector(identifier).is_ok() {
+        json!({wire::SESSION_IDENTIFIER: identifier, wire::CONTINUE: false})
+    } else {
+        json!({wire::CONTINUE: false})
+    };
+    json_response(StatusCode::OK, &body)
+}
+
+fn failure(e: &Error) -> Response {
+    match e {
+        Error::Store(_) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session store is unavailable\n",
+        ),
+        Error::DeviceAlreadyBound => plain(
+            StatusCode::CONFLICT,
+            "the session is already bound to a device key\n",
+        ),
+        Error::NoSession => plain(StatusCode::FORBIDDEN, "no session\n"),
+        _ => plain(StatusCode::FORBIDDEN, "the device proof was refused\n"),
+    }
+}
+
+/// `POST` to the registration path: binds the cookie's session to the proof's key.
+pub(crate) async fn register(
+    backend: &dyn Backend,
+    config: &DeviceBindingConfig,
+    cookie: &CookieConfig,
+    token: Option<Token>,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(token) = token else {
+        return plain(StatusCode::FORBIDDEN, "no session\n");
+    };
+    let Some(proof) = header(headers, wire::RESPONSE) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a Secure-Session-Response proof is required\n",
+        );
+    };
+    match backend.register_device(&token, proof).await {
+        Ok(issued) => bound(&issued, config, cookie, backend),
+        Err(e) => {
+            tracing::warn!(target: "tessera::device", error = %e, "device registration refused");
+            failure(&e)
+        }
+    }
+}
+
+/// `POST` to the refresh path: a challenge, or, with a proof over one, a fresh bound cookie.
+pub(crate) async fn refresh(
+    backend: &dyn Backend,
+    config: &DeviceBindingConfig,
+    cookie: &CookieConfig,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(identifier) = header(headers, wire::SESSION_ID) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a Sec-Secure-Session-Id is required\n",
+        );
+    };
+    // The draft sends the identifier as a structured-header string ("…"); accept a bare one too.
+    let identifier = identifier
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(identifier);
+    if let Some(proof) = header(headers, wire::RESPONSE) {
+        match backend.refresh_device(identifier, proof).await {
+            Ok(issued) => return bound(&issued, config, cookie, backend),
+            Err(Error::NoSession) => return ended(identifier),
+            Err(e @ Error::Store(_)) => return failure(&e),
+            Err(e) => {
+                tracing::warn!(target: "tessera::device", error = %e, "device refresh refused");
+            }
+        }
+    }
+    match backend.device_refresh_challenge(identifier).await {
+        Ok(challenge) => {
+            let mut response = plain(StatusCode::FORBIDDEN, "prove the device key\n");
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("\"{challenge}\";id=\"{identifier}\""))
+            {
+                response.headers_mut().insert(wire::CHALLENGE, value);
+            }
+            response
+        }
+        Err(Error::NoSession) => ended(identifier),
+        Err(e) => failure(&e),
+    }
+}
