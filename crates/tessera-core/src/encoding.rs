@@ -48,7 +48,9 @@ struct Stored<'a> {
     ua: Option<Cow<'a, str>>,
     #[serde(default)]
     ip: Option<Cow<'a, str>>,
-    #[serde(default)]
+    // Last, and left out when unbound: a server of the previous build reads an unbound record
+    // (its array is one element shorter) and refuses a bound one as corrupt (fails closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     dev: Option<Cow<'a, DeviceBinding>>,
 }
 
@@ -297,6 +299,29 @@ mod tests {
             decode(&record.id, legacy.to_string().as_bytes()),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    /// A server of the build before device binding reads 17-element records: an unbound record
+    /// stays exactly that, so a rolling upgrade keeps every session that is not bound.
+    #[test]
+    fn an_unbound_record_keeps_the_shape_the_previous_build_reads() {
+        let token = Token::generate().unwrap();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let record = Record::new(&token, Some("alice"), now, now, now);
+        let bytes = encode(&record).unwrap();
+        assert_eq!(bytes.get(..3), Some(&[0xdc, 0x00, 17][..]), "array16 of 17");
+        let mut bound = record.clone();
+        bound.device = Some(DeviceBinding {
+            algorithm: crate::device::DeviceAlgorithm::Es256,
+            public_key: "{}".into(),
+            thumbprint: "t".into(),
+            bound_at: now,
+            token_until: now,
+            spent_until: now,
+        });
+        let bytes = encode(&bound).unwrap();
+        assert_eq!(bytes.get(..3), Some(&[0xdc, 0x00, 18][..]));
+        assert_eq!(decode(&bound.id, &bytes).unwrap(), bound);
     }
 
     /// The point of format 2: fewer bytes in Redis and PostgreSQL for every session.

@@ -57,7 +57,7 @@ pub use error::Error;
 pub use event::{EndReason, Event, EventKind, EventSink, RecordingSink, TracingSink};
 pub use lifecycle::{
     validate_subject, CarryOver, Engine, Issued, LoginOptions, LoginTicket, LogoutOutcome, Session,
-    CHALLENGE_LIFETIME, MAX_PENDING_ENDS_PER_SUBJECT, SEALED_TICKET_LIFETIME,
+    BOUND_COOKIE_MARGIN, CHALLENGE_LIFETIME, MAX_PENDING_ENDS_PER_SUBJECT, SEALED_TICKET_LIFETIME,
 };
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};

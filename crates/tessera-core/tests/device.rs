@@ -318,6 +318,22 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
             |e| matches!(e, ProofError::Key(_)),
         ),
         (
+            "RSA-5000 (costly to verify, chosen by the sender)",
+            device.sign(
+                &json!({"alg": "RS256", "typ": "dbsc+jwt", "jwk": {"kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xC5u8; 625]), "e": "AQAB"}}),
+                &claims,
+            ),
+            |e| matches!(e, ProofError::Key(_)),
+        ),
+        (
+            "iat not a number",
+            device.sign(
+                &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": jwk}),
+                &json!({"jti": challenge, "iat": "yesterday"}),
+            ),
+            |e| matches!(e, ProofError::Claims(_)),
+        ),
+        (
             "RSA-1024",
             device.sign(
                 &json!({"alg": "RS256", "typ": "dbsc+jwt", "jwk": small_rsa}),
@@ -385,10 +401,14 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
         ),
         ProofError::Challenge(_)
     ));
-    // The honest proof then binds, once.
+    // The honest proof then binds, once; its `iat` as the draft's example writes it, a string.
+    let honest = device.sign(
+        &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": jwk}),
+        &json!({"jti": challenge, "iat": (f.engine.now().as_millis() / 1000).to_string()}),
+    );
     let bound = f
         .engine
-        .register_device(&issued.token, &device.registration_proof(&challenge))
+        .register_device(&issued.token, &honest)
         .await
         .unwrap();
     let again = f
@@ -466,4 +486,39 @@ async fn a_bound_session_still_ends_at_its_idle_and_absolute_deadlines() {
         refresh(&f.engine, &identifier, &device).await,
         Err(Error::NoSession)
     ));
+}
+
+/// Found by review: a refresh presents no token, so the queue of sign-outs waiting for the
+/// store (an outage) must be asked by session; otherwise a refresh during the outage's retry
+/// window minted a fresh token for a session its user had signed out of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_queued_during_an_outage_stops_refreshes_at_once() {
+    use std::sync::Arc;
+    use tessera_core::conformance::Faulty;
+    use tessera_core::{Engine, LogoutOutcome, MemoryStore};
+    let store = Arc::new(Faulty::new(MemoryStore::new()));
+    let engine = Engine::new(Arc::clone(&store));
+    let device = DeviceClient::es256();
+    let bound = bind(&engine, "lou", &device).await;
+    let identifier = bound.token.selector_text();
+    let challenge = engine.device_refresh_challenge(&identifier).await.unwrap();
+    // Reads work, writes fail: the sign-out is queued, the record still there.
+    store.set_writes_down(true);
+    assert_eq!(
+        engine.logout_or_defer(&bound.token).await,
+        LogoutOutcome::Pending
+    );
+    // Still during the outage (so the queued delete cannot have landed): refused before any
+    // write is tried, not a store error.
+    assert!(matches!(
+        engine
+            .refresh_device(&identifier, &device.refresh_proof(&challenge))
+            .await,
+        Err(Error::NoSession)
+    ));
+    assert!(matches!(
+        engine.device_refresh_challenge(&identifier).await,
+        Err(Error::NoSession)
+    ));
+    store.set_writes_down(false);
 }

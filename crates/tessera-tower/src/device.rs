@@ -8,12 +8,14 @@
 //! challenge that only the sign-in response carried; refresh needs a proof signed by the
 //! session's device key.
 
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 use tessera_core::device::wire;
-use tessera_core::{Error, Issued, Token};
+use tessera_core::{Error, Issued, Timestamp, Token};
 
 use crate::backend::Backend;
 use crate::transport::CookieConfig;
@@ -96,20 +98,37 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     value.to_str().ok()
 }
 
+/// Never cached, never framed or embedded by another origin (the draft's advice for the
+/// refresh endpoint, which could otherwise leak sign-in state through timing).
+fn guarded(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
 fn plain(status: StatusCode, message: &'static str) -> Response {
-    let mut response = (status, message).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    guarded((status, message).into_response())
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    guarded(response)
+}
+
+/// A structured-header string (`"…"`, as the draft sends both headers) or a bare value.
+fn unquoted(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 /// The session instructions with the fresh bound cookie.
@@ -124,7 +143,7 @@ fn bound(
         .record()
         .device
         .as_ref()
-        .map(|d| d.token_until.since(backend.now()));
+        .map(|d| bound_max_age(d.token_until, backend.now()));
     let mut response = json_response(
         StatusCode::OK,
         &json!({
@@ -142,6 +161,15 @@ fn bound(
         .headers_mut()
         .append(SET_COOKIE, cookie.set_cookie(Some(&issued.token), max_age));
     response
+}
+
+/// A bound cookie's `Max-Age`: what is left of the token's life, less
+/// [`tessera_core::BOUND_COOKIE_MARGIN`], so the browser drops it (and refreshes) before any
+/// server stops honouring it.
+pub(crate) fn bound_max_age(token_until: Timestamp, now: Timestamp) -> Duration {
+    token_until
+        .since(now)
+        .saturating_sub(tessera_core::BOUND_COOKIE_MARGIN)
 }
 
 /// Tells the browser the session is over, so it stops refreshing (after logout, revocation,
@@ -182,7 +210,7 @@ pub(crate) async fn register(
     let Some(token) = token else {
         return plain(StatusCode::FORBIDDEN, "no session\n");
     };
-    let Some(proof) = header(headers, wire::RESPONSE) else {
+    let Some(proof) = header(headers, wire::RESPONSE).map(unquoted) else {
         return plain(
             StatusCode::BAD_REQUEST,
             "a Secure-Session-Response proof is required\n",
@@ -210,12 +238,8 @@ pub(crate) async fn refresh(
             "a Sec-Secure-Session-Id is required\n",
         );
     };
-    // The draft sends the identifier as a structured-header string ("…"); accept a bare one too.
-    let identifier = identifier
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(identifier);
-    if let Some(proof) = header(headers, wire::RESPONSE) {
+    let identifier = unquoted(identifier);
+    if let Some(proof) = header(headers, wire::RESPONSE).map(unquoted) {
         match backend.refresh_device(identifier, proof).await {
             Ok(issued) => return bound(&issued, config, cookie, backend),
             Err(Error::NoSession) => return ended(identifier),

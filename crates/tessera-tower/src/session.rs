@@ -227,7 +227,10 @@ impl Session {
     fn adopt(&self, issued: Issued, max_age: Option<Duration>) {
         // A device-bound token's cookie lives exactly as long as the server honours it.
         let max_age = match &issued.session.record().device {
-            Some(d) => Some(d.token_until.since(self.shared.backend.now())),
+            Some(d) => Some(crate::device::bound_max_age(
+                d.token_until,
+                self.shared.backend.now(),
+            )),
             None => max_age,
         };
         let mut state = self.lock();

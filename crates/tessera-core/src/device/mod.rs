@@ -48,7 +48,7 @@ pub enum DeviceAlgorithm {
     /// ECDSA on P-256 with SHA-256.
     #[serde(rename = "ES256")]
     Es256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 to 8192 bits.
+    /// RSASSA-PKCS1-v1_5 with SHA-256, keys of 2048 to 4096 bits.
     #[serde(rename = "RS256")]
     Rs256,
 }

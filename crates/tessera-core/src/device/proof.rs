@@ -7,8 +7,9 @@
 //! Refused: `alg: none` and every algorithm but ES256 and RS256; an `alg` that does not match
 //! the key (algorithm confusion) or, on refresh, the algorithm the session was bound with (a
 //! downgrade); a `typ` other than `dbsc+jwt`; a `jwk` with private members; RSA keys under 2048
-//! bits; a key in a refresh proof (the draft forbids it; the stored key decides); an `iat` or
-//! `exp` beyond [`MAX_CLOCK_SKEW`] of the server's clock.
+//! bits or over 4096 (a key the sender chooses must not make verification expensive); a key in
+//! a refresh proof (the draft forbids it; the stored key decides); an `iat` further than
+//! [`MAX_CLOCK_SKEW`] from the server's clock, or an `exp` further than that in the past.
 
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::{wire, DeviceAlgorithm, DeviceBinding};
 use crate::clock::Timestamp;
 
-/// Longest proof accepted, in bytes: an RSA-8192 key and signature fit with room to spare.
+/// Longest proof accepted, in bytes: an RSA-4096 key and signature fit with room to spare.
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// How far a proof's own `iat` or `exp` may be from the server's clock. The challenge's age is
 /// measured on the server's clock alone; this only bounds what the client claims.
@@ -70,10 +71,41 @@ struct Header {
 pub(crate) struct Claims {
     /// The challenge the proof answers.
     pub(crate) jti: String,
+    /// Seconds since the epoch, a number or (as the draft's example has it) a numeric string.
     #[serde(default)]
-    iat: Option<i64>,
+    iat: Option<Value>,
     #[serde(default)]
-    exp: Option<i64>,
+    exp: Option<Value>,
+}
+
+/// Just the challenge of a proof, read without checking the signature: a challenge is checked
+/// (an HMAC, cheap) before a signature (with a key the sender chose, not cheap), so a flood of
+/// proofs over made-up challenges costs little.
+#[derive(Deserialize)]
+struct Jti {
+    jti: String,
+}
+
+/// The `jti` of a proof whose header passes the checks, unverified.
+pub(crate) fn unverified_jti(jwt: &str) -> Result<String, ProofError> {
+    header(jwt)?;
+    let payload = jwt.split('.').nth(1).ok_or(ProofError::Malformed)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ProofError::Malformed)?;
+    serde_json::from_slice::<Jti>(&json)
+        .map(|c| c.jti)
+        .map_err(|_| ProofError::Claims("jti is missing or a claim is malformed"))
+}
+
+/// A time claim in seconds: a JSON number or a numeric string; anything else is malformed.
+fn seconds(claim: &Value) -> Result<i64, ProofError> {
+    let malformed = ProofError::Claims("iat or exp is not a number of seconds");
+    match claim {
+        Value::Number(n) => n.as_i64().ok_or(malformed),
+        Value::String(s) => s.parse().map_err(|_| malformed),
+        _ => Err(malformed),
+    }
 }
 
 /// A validated public key.
@@ -131,8 +163,8 @@ impl DeviceKey {
                 let bits = n
                     .first()
                     .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
-                if !(2048..=8192).contains(&bits) {
-                    return Err(ProofError::Key("an RSA key must have 2048 to 8192 bits"));
+                if !(2048..=4096).contains(&bits) {
+                    return Err(ProofError::Key("an RSA key must have 2048 to 4096 bits"));
                 }
                 let e = bytes("e")?;
                 let e = e
@@ -262,19 +294,17 @@ fn verify_with(jwt: &str, key: &DeviceKey, now: Timestamp) -> Result<Claims, Pro
         .claims;
     let skew = i64::try_from(MAX_CLOCK_SKEW.as_secs()).unwrap_or(i64::MAX);
     let now_secs = now.as_millis() / 1000;
-    if claims
-        .iat
-        .is_some_and(|iat| iat.abs_diff(now_secs) > skew.unsigned_abs())
-    {
-        return Err(ProofError::Claims(
-            "iat is further from the server's clock than allowed",
-        ));
+    if let Some(iat) = claims.iat.as_ref().map(seconds).transpose()? {
+        if iat.abs_diff(now_secs) > skew.unsigned_abs() {
+            return Err(ProofError::Claims(
+                "iat is further from the server's clock than allowed",
+            ));
+        }
     }
-    if claims
-        .exp
-        .is_some_and(|exp| exp.saturating_add(skew) < now_secs)
-    {
-        return Err(ProofError::Claims("the proof has expired"));
+    if let Some(exp) = claims.exp.as_ref().map(seconds).transpose()? {
+        if exp.saturating_add(skew) < now_secs {
+            return Err(ProofError::Claims("the proof has expired"));
+        }
     }
     Ok(claims)
 }

@@ -26,6 +26,10 @@ use crate::token::{SessionId, Token, TokenError};
 
 use super::{Engine, Issued, Session, MAX_CAS_RETRIES};
 
+/// How much earlier than the server's deadline a bound cookie's `Max-Age` ends: the browser
+/// lets go of a bound cookie before any server of the fleet stops honouring it (network delay,
+/// clocks a little apart), so it refreshes instead of sending a token that has just died.
+pub const BOUND_COOKIE_MARGIN: Duration = CLOCK_SPREAD;
 /// How long a challenge may be answered: a browser answers within seconds.
 pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
 /// How far in the future a challenge's issue instant may be: another server of the fleet may
@@ -50,10 +54,14 @@ impl<S: Store> Engine<S> {
     /// check of [`crate::device::proof`], a challenge not issued for this session or stale, and
     /// a session already bound ([`Error::DeviceAlreadyBound`]).
     pub async fn register_device(&self, token: &Token, proof: &str) -> Result<Issued, Error> {
-        let now = self.now();
-        let (key, claims) = proof::verify_registration(proof, now)?;
-        self.open_challenge(REGISTRATION, &token.session_id(), &claims.jti)
+        // The challenge (an HMAC) before the signature (a key the sender chose).
+        let jti = proof::unverified_jti(proof)?;
+        self.open_challenge(REGISTRATION, &token.session_id(), &jti)
             .await?;
+        let (key, claims) = proof::verify_registration(proof, self.now())?;
+        if claims.jti != jti {
+            return Err(ProofError::Malformed.into());
+        }
         let lifetime = self.inner.policy.device_bound_lifetime();
         let thumbprint = key.thumbprint();
         self.rotate_with(
@@ -89,7 +97,10 @@ impl<S: Store> Engine<S> {
         let Some(record) = self.inner.store.load(&id).await? else {
             return Err(Error::NoSession);
         };
-        if record.device.is_none() || !self.check_deadlines(&record, self.now()).await? {
+        if record.device.is_none()
+            || self.inner.pending.refuses_record(&record)
+            || !self.check_deadlines(&record, self.now()).await?
+        {
             return Err(Error::NoSession);
         }
         self.challenge(REFRESH, &id).await
@@ -109,29 +120,35 @@ impl<S: Store> Engine<S> {
             Err(_) => return Err(Error::NoSession),
         };
         let id = new_token.session_id();
+        let Some(mut old) = self.inner.store.load(&id).await? else {
+            return Err(Error::NoSession);
+        };
+        let Some(binding) = old.device.clone() else {
+            return Err(Error::NoSession);
+        };
+        // The challenge (an HMAC) before the signature, and the signature once: the key never
+        // changes after registration (a bound session refuses another).
+        let jti = proof::unverified_jti(proof)?;
+        let issued = self.open_challenge(REFRESH, &id, &jti).await?;
+        let claims = proof::verify_refresh(proof, &binding, self.now())?;
+        if claims.jti != jti {
+            return Err(ProofError::Malformed.into());
+        }
+        let key = binding.thumbprint;
         for _ in 0..MAX_CAS_RETRIES {
-            let Some(old) = self.inner.store.load(&id).await? else {
-                return Err(Error::NoSession);
-            };
             let now = self.now();
-            if !self.check_deadlines(&old, now).await? {
+            // A sign-out waiting in this process's queue (the store was down) ends it already.
+            if self.inner.pending.refuses_record(&old) || !self.check_deadlines(&old, now).await? {
                 return Err(Error::NoSession);
             }
-            let Some(binding) = old.device.clone() else {
+            let Some(binding) = old.device.clone().filter(|b| b.thumbprint == key) else {
                 return Err(Error::NoSession);
             };
-            let claims = proof::verify_refresh(proof, &binding, now)?;
-            let issued = self.open_challenge(REFRESH, &id, &claims.jti).await?;
             if issued <= binding.spent_until {
                 return Err(ProofError::Challenge("the challenge was already used").into());
             }
             let policy = &self.inner.policy;
             let mut record = self.rotated(&old, &new_token, now);
-            // The old token's grace never outlives its own bound deadline: a copied cookie that
-            // had already died does not come back for a grace window after each refresh.
-            if let Some(p) = record.previous.as_mut() {
-                p.grace_until = p.grace_until.min(binding.token_until);
-            }
             record.device = Some(DeviceBinding {
                 token_until: now.plus(policy.device_bound_lifetime()),
                 spent_until: issued,
@@ -157,7 +174,10 @@ impl<S: Store> Engine<S> {
                 Updated::Missing => return Err(Error::NoSession),
                 // Another write landed first; if it was a refresh with this challenge, the next
                 // round sees it spent.
-                Updated::VersionMismatch => continue,
+                Updated::VersionMismatch => match self.inner.store.load(&id).await? {
+                    Some(fresh) => old = fresh,
+                    None => return Err(Error::NoSession),
+                },
             }
         }
         Err(Error::AlreadyRotated)

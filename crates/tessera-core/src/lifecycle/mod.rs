@@ -28,7 +28,7 @@ mod signing;
 mod signout;
 mod ticket;
 
-pub use device::CHALLENGE_LIFETIME;
+pub use device::{BOUND_COOKIE_MARGIN, CHALLENGE_LIFETIME};
 pub use rotation::ROTATION_COMMIT_ALLOWANCE;
 pub use session::{Issued, Session};
 use signout::PendingEnds;

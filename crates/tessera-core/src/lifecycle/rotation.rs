@@ -99,11 +99,19 @@ impl<S: Store> Engine<S> {
     pub(super) fn rotated(&self, old: &Record, new_token: &Token, now: Timestamp) -> Record {
         let mut record = old.clone();
         record.verifier = new_token.verifier_hash();
+        let mut grace_until = now
+            .plus(self.inner.policy.rotation_grace())
+            .plus(ROTATION_COMMIT_ALLOWANCE);
+        // A device-bound token's grace never outlives its own bound deadline: a copied cookie
+        // that had died does not come back for a grace window after a refresh or a rotation.
+        // (Its cookie's Max-Age ends `BOUND_COOKIE_MARGIN` earlier, so the browser has let go
+        // of it by then.)
+        if let Some(device) = &old.device {
+            grace_until = grace_until.min(device.token_until);
+        }
         record.previous = Some(PreviousVerifier {
             verifier: old.verifier,
-            grace_until: now
-                .plus(self.inner.policy.rotation_grace())
-                .plus(ROTATION_COMMIT_ALLOWANCE),
+            grace_until,
             elevation: old.elevation,
             auth_time: old.auth_time,
         });

@@ -147,6 +147,21 @@ pub(super) struct PendingEnds {
 impl PendingEnds {
     /// True when `token` must be refused because its session's end is queued: any token of a
     /// resolved session, or a token whose own unchecked sign-out is queued.
+    /// True when a queued end covers `record`'s session: a checked sign-out of it, or an
+    /// unchecked one that named its current verifier. A device-bound refresh, which presents
+    /// no token, asks this.
+    pub(super) fn refuses_record(&self, record: &crate::record::Record) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        match self.queue.lock() {
+            Ok(q) => q.slots.get(&record.id).is_some_and(|slot| {
+                slot.resolved.is_some() || slot.unchecked.iter().any(|(v, _)| *v == record.verifier)
+            }),
+            Err(_) => true,
+        }
+    }
+
     pub(super) fn refuses(&self, id: &SessionId, token: &Token) -> bool {
         if self.count.load(Ordering::Acquire) == 0 {
             return false;
