@@ -366,7 +366,7 @@ debug_without_secrets!(
 
 // ------------------------------------------------------------------ helpers
 
-fn token(text: &str) -> Result<Token, Problem> {
+pub(crate) fn token(text: &str) -> Result<Token, Problem> {
     Token::parse(text).map_err(|_| {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -404,7 +404,7 @@ impl<S: Store> App<S> {
 
     /// Resolves a token to a live session of a real subject (never an API key or a console
     /// session).
-    async fn live(&self, token: &Token) -> Result<Session, Problem> {
+    pub(crate) async fn live(&self, token: &Token) -> Result<Session, Problem> {
         let resolved = self.engine.resolve(token).await;
         if let Ok(r) = &resolved {
             self.metrics.resolved(r.is_some());
@@ -423,7 +423,7 @@ fn cookie_text(v: &HeaderValue) -> String {
     String::from_utf8_lossy(v.as_bytes()).into_owned()
 }
 
-fn no_store<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn no_store<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let mut r = (status, Json(body)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

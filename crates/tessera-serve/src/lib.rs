@@ -28,6 +28,7 @@ pub mod api;
 pub mod api_keys;
 pub mod config;
 pub mod console;
+pub mod device;
 pub mod forward_auth;
 pub mod metrics;
 pub mod problem;

@@ -16,7 +16,7 @@ use tessera_core::Store;
 use crate::api::{self, *};
 use crate::api_keys::Scope;
 use crate::problem::{Problem, ProblemCode};
-use crate::{forward_auth, App};
+use crate::{device, forward_auth, App};
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -98,6 +98,18 @@ fn table<S: Store>() -> Vec<Route<S>> {
             "Replace the session's data if its version still matches (409 otherwise)",
             api::update_data::<S>,
             req: Some(schema::<DataRequest>), 200 => Some(schema::<SessionView>), errors: &[404, 409, 503]),
+        route!(post "/v1/device/offer", Some(Write),
+            "Device-bound sessions (W3C DBSC): the Secure-Session-Registration header for a sign-in's response",
+            device::offer::<S>,
+            req: Some(schema::<device::OfferRequest>), 200 => Some(schema::<device::OfferView>), errors: &[404, 503]),
+        route!(post "/v1/device/registration", Some(Write),
+            "DBSC: the answer to relay to a browser's registration request (binds the session, rotates the token)",
+            device::registration::<S>,
+            req: Some(schema::<device::RegistrationRequest>), 200 => Some(schema::<device::DeviceAnswer>), errors: &[404, 503]),
+        route!(post "/v1/device/refresh", Some(Write),
+            "DBSC: the answer to relay to a browser's refresh request (a challenge, a fresh bound cookie, or stop)",
+            device::refresh::<S>,
+            req: Some(schema::<device::RefreshRequest>), 200 => Some(schema::<device::DeviceAnswer>), errors: &[503]),
         route!(get "/v1/subjects/{subject}/sessions", Some(Read),
             "List a subject's live sessions, newest first",
             api::list_sessions::<S>,

@@ -15,7 +15,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 use tessera_core::device::wire;
-use tessera_core::{Error, Issued, Timestamp, Token};
+use tessera_core::{Engine, Error, Issued, Store, Timestamp, Token};
 
 use crate::backend::Backend;
 use crate::transport::CookieConfig;
@@ -79,7 +79,7 @@ impl DeviceBindingConfig {
     }
 
     /// The `Secure-Session-Registration` value offering `challenge`.
-    pub(crate) fn offer(&self, challenge: &str) -> Option<HeaderValue> {
+    pub fn offer(&self, challenge: &str) -> Option<HeaderValue> {
         HeaderValue::from_str(&format!(
             "{};path=\"{}\";challenge=\"{challenge}\"",
             wire::ALGORITHMS,
@@ -197,6 +197,30 @@ fn failure(e: &Error) -> Response {
         Error::NoSession => plain(StatusCode::FORBIDDEN, "no session\n"),
         _ => plain(StatusCode::FORBIDDEN, "the device proof was refused\n"),
     }
+}
+
+/// The registration endpoint's answer for a host that serves it itself (`tessera serve`
+/// relays it to apps in any language): exactly what the layer answers. `token` is the session
+/// cookie's token; `headers` carry `Secure-Session-Response`.
+pub async fn registration_answer<S: Store>(
+    engine: &Engine<S>,
+    config: &DeviceBindingConfig,
+    cookie: &CookieConfig,
+    token: Option<Token>,
+    headers: &HeaderMap,
+) -> Response {
+    register(engine, config, cookie, token, headers).await
+}
+
+/// The refresh endpoint's answer for a host that serves it itself; `headers` carry
+/// `Sec-Secure-Session-Id` and, on the retry, `Secure-Session-Response`.
+pub async fn refresh_answer<S: Store>(
+    engine: &Engine<S>,
+    config: &DeviceBindingConfig,
+    cookie: &CookieConfig,
+    headers: &HeaderMap,
+) -> Response {
+    refresh(engine, config, cookie, headers).await
 }
 
 /// `POST` to the registration path: binds the cookie's session to the proof's key.

@@ -1,0 +1,272 @@
+//! Device-bound sessions (W3C DBSC) through the service, for apps in any language: a
+//! spec-following client (`conformance::DeviceClient`) plays the browser, the test plays the app
+//! that relays its DBSC requests to `/v1/device/*`, and forward-auth checks the bound cookie.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tessera_core::conformance::DeviceClient;
+use tessera_serve::config::FileConfig;
+use tessera_serve::{Config, Overrides, Service};
+use tessera_sqlite::SqliteStore;
+
+struct Server {
+    base: String,
+    admin: String,
+    http: Client,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn server() -> Server {
+    let mut suffix = [0u8; 6];
+    getrandom::fill(&mut suffix).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-serve-device-{}-{}",
+        std::process::id(),
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::open(dir.join("s.db")).unwrap();
+    let file: FileConfig = toml::from_str("").unwrap();
+    let config = Config::from_parts(file, Overrides::default()).unwrap();
+    let service = Service::new(store, &config).unwrap();
+    let admin = service.keys().bootstrap().await.unwrap().unwrap().secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = service
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Server {
+        base: format!("http://{addr}"),
+        admin,
+        http: Client::new(),
+        dir,
+    }
+}
+
+impl Server {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        assert!(!status.is_server_error(), "{path}: {status}");
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn forward(&self, token: &str) -> StatusCode {
+        self.http
+            .get(format!("{}/v1/forward-auth", self.base))
+            .header("cookie", format!("__Host-session={token}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+/// The answer's header `name`, if any.
+fn header<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
+    answer["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .and_then(|h| h["value"].as_str())
+}
+
+/// The token and Max-Age of the answer's bound cookie.
+fn bound(answer: &Value) -> (String, u64) {
+    let set = header(answer, "set-cookie").expect("a Set-Cookie");
+    let token = set
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("__Host-session=")
+        .unwrap();
+    let max_age = set
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (token.to_owned(), max_age)
+}
+
+#[tokio::test]
+async fn an_app_in_any_language_binds_and_refreshes_through_the_service() {
+    let s = server().await;
+    let (_, ticket) = s
+        .post("/v1/login-tickets", json!({"subject": "alice"}))
+        .await;
+    let (st, issued) = s
+        .post("/v1/sessions", json!({"ticket": ticket["ticket"]}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let plain = issued["token"].as_str().unwrap().to_owned();
+
+    // The sign-in response's header, for the app's own registration path.
+    let (st, offer) = s
+        .post(
+            "/v1/device/offer",
+            json!({"token": plain, "registration_path": "/auth/dbsc/start"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{offer}");
+    assert_eq!(offer["header"], "Secure-Session-Registration");
+    let value = offer["value"].as_str().unwrap();
+    assert!(
+        value.starts_with("(ES256 RS256);path=\"/auth/dbsc/start\";challenge=\""),
+        "{value}"
+    );
+    let challenge = value
+        .rsplit("challenge=\"")
+        .next()
+        .unwrap()
+        .trim_end_matches('"');
+
+    // The browser's registration, relayed.
+    let device = DeviceClient::rs256();
+    let (st, answer) = s
+        .post(
+            "/v1/device/registration",
+            json!({"token": plain, "proof": device.registration_proof(challenge), "refresh_path": "/auth/dbsc/refresh"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(header(&answer, "cache-control"), Some("no-store"));
+    let (token, max_age) = bound(&answer);
+    assert!((569..=570).contains(&max_age), "Max-Age {max_age}");
+    assert_eq!(answer["body"]["refresh_url"], "/auth/dbsc/refresh");
+    assert_eq!(answer["body"]["credentials"][0]["name"], "__Host-session");
+    let identifier = answer["body"]["session_identifier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s.forward(&token).await,
+        StatusCode::OK,
+        "forward-auth honours the bound cookie"
+    );
+
+    // Refresh: first a challenge, then the proof.
+    let (_, first) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier}),
+        )
+        .await;
+    assert_eq!(first["status"], 403, "{first}");
+    let challenge = header(&first, "secure-session-challenge")
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let (_, stolen) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier, "proof": DeviceClient::es256().refresh_proof(&challenge)}),
+        )
+        .await;
+    assert_eq!(stolen["status"], 403, "another key is refused: {stolen}");
+    assert!(header(&stolen, "set-cookie").is_none());
+    let (_, fresh) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier, "proof": device.refresh_proof(&challenge)}),
+        )
+        .await;
+    assert_eq!(fresh["status"], 200, "{fresh}");
+    let (renewed, _) = bound(&fresh);
+    assert_ne!(renewed, token);
+    assert_eq!(s.forward(&renewed).await, StatusCode::OK);
+
+    // Sign out: the browser is told to stop.
+    let (st, _) = s
+        .post("/v1/sessions/logout", json!({"token": renewed}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, over) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier}),
+        )
+        .await;
+    assert_eq!(over["status"], 200);
+    assert_eq!(over["body"]["continue"], false);
+    assert_ne!(s.forward(&renewed).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn hostile_device_calls_get_problems() {
+    let s = server().await;
+    let (_, ticket) = s.post("/v1/login-tickets", json!({"subject": "bob"})).await;
+    let (_, issued) = s
+        .post("/v1/sessions", json!({"ticket": ticket["ticket"]}))
+        .await;
+    let token = issued["token"].as_str().unwrap();
+    for (path, body, status) in [
+        (
+            "/v1/device/offer",
+            json!({"token": token, "registration_path": "no-slash"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/v1/device/offer",
+            json!({"token": token, "registration_path": "/a\"b"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/v1/device/offer",
+            json!({"token": token, "extra": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/v1/device/offer",
+            json!({"token": "A".repeat(43)}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/device/registration",
+            json!({"token": token, "proof": "a.b.c"}),
+            StatusCode::OK,
+        ),
+        (
+            "/v1/device/refresh",
+            json!({"session_identifier": "x\ny"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (st, v) = s.post(path, body.clone()).await;
+        assert_eq!(st, status, "{path} {body}: {v}");
+        assert!(!v.to_string().contains("no-slash"), "input echoed: {v}");
+    }
+    // A relayed refusal is an answer with a 4xx status for the browser, not a problem.
+    let (_, v) = s
+        .post(
+            "/v1/device/registration",
+            json!({"token": token, "proof": "a.b.c"}),
+        )
+        .await;
+    assert_eq!(v["status"], 403, "{v}");
+}
