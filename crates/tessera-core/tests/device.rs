@@ -44,7 +44,7 @@ fn refused(result: Result<tessera_core::Issued, Error>) -> ProofError {
 #[tokio::test]
 async fn a_bound_token_dies_at_its_lifetime_and_only_the_key_brings_the_session_back() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&f.engine, "alice", &device).await;
     assert!(f
         .events
@@ -65,7 +65,7 @@ async fn a_bound_token_dies_at_its_lifetime_and_only_the_key_brings_the_session_
     // The thief cannot refresh: any key but the device's is refused, and nothing changes.
     let identifier = stolen.selector_text();
     let before = version(&f, &stolen).await;
-    let thief = DeviceClient::es256();
+    let thief = DeviceClient::es256().unwrap();
     assert_eq!(
         refused(refresh(&f.engine, &identifier, &thief).await),
         ProofError::Signature
@@ -104,7 +104,7 @@ async fn a_bound_token_dies_at_its_lifetime_and_only_the_key_brings_the_session_
 #[tokio::test]
 async fn a_stolen_token_used_after_a_refresh_is_theft() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&f.engine, "bob", &device).await;
     let stolen = bound.token.clone();
     let fresh = refresh(&f.engine, &stolen.selector_text(), &device)
@@ -156,7 +156,7 @@ async fn sessions_without_a_device_key_keep_their_normal_lifetime() {
 #[tokio::test]
 async fn a_replayed_refresh_proof_is_refused() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&f.engine, "erin", &device).await;
     let identifier = bound.token.selector_text();
     let challenge = f
@@ -201,7 +201,10 @@ async fn a_replayed_refresh_proof_is_refused() {
 #[tokio::test]
 async fn a_challenge_of_another_session_or_step_or_age_is_refused() {
     let f = fixture();
-    let (device, other_device) = (DeviceClient::es256(), DeviceClient::es256());
+    let (device, other_device) = (
+        DeviceClient::es256().unwrap(),
+        DeviceClient::es256().unwrap(),
+    );
     let mine = bind(&f.engine, "fay", &device).await;
     let theirs = bind(&f.engine, "gus", &other_device).await;
     let (me, them) = (mine.token.selector_text(), theirs.token.selector_text());
@@ -256,7 +259,7 @@ async fn a_challenge_of_another_session_or_step_or_age_is_refused() {
 #[tokio::test]
 async fn registration_refuses_every_malformed_or_hostile_proof() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let issued = sign_in(&f.engine, "hal").await;
     let challenge = f
         .engine
@@ -343,7 +346,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
         ),
         (
             "signed by another key than the one it presents",
-            DeviceClient::es256().sign(
+            DeviceClient::es256().unwrap().sign(
                 &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": jwk}),
                 &claims,
             ),
@@ -420,7 +423,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
         f.engine
             .register_device(
                 &bound.token,
-                &DeviceClient::es256().registration_proof(&again)
+                &DeviceClient::es256().unwrap().registration_proof(&again)
             )
             .await,
         Err(Error::DeviceAlreadyBound)
@@ -430,7 +433,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
 #[tokio::test]
 async fn refresh_refuses_a_downgrade_a_key_in_the_proof_and_a_bad_identifier() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&f.engine, "jay", &device).await;
     let identifier = bound.token.selector_text();
     let before = version(&f, &bound.token).await;
@@ -448,7 +451,7 @@ async fn refresh_refuses_a_downgrade_a_key_in_the_proof_and_a_bad_identifier() {
     ));
     // The right key, but carrying a key of its own.
     let with_key = device.sign(
-        &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": DeviceClient::es256().jwk()}),
+        &json!({"alg": "ES256", "typ": "dbsc+jwt", "jwk": DeviceClient::es256().unwrap().jwk()}),
         &claims,
     );
     assert!(matches!(
@@ -478,7 +481,7 @@ async fn refresh_refuses_a_downgrade_a_key_in_the_proof_and_a_bad_identifier() {
 #[tokio::test]
 async fn a_bound_session_still_ends_at_its_idle_and_absolute_deadlines() {
     let f = fixture();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&f.engine, "kim", &device).await;
     let identifier = bound.token.selector_text();
     f.clock.advance(f.engine.policy().idle_timeout() + secs(1));
@@ -498,7 +501,7 @@ async fn a_sign_out_queued_during_an_outage_stops_refreshes_at_once() {
     use tessera_core::{Engine, LogoutOutcome, MemoryStore};
     let store = Arc::new(Faulty::new(MemoryStore::new()));
     let engine = Engine::new(Arc::clone(&store));
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
     let bound = bind(&engine, "lou", &device).await;
     let identifier = bound.token.selector_text();
     let challenge = engine.device_refresh_challenge(&identifier).await.unwrap();

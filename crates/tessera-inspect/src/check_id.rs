@@ -51,6 +51,8 @@ pub enum CheckId {
     AbsoluteTimeout,
     /// `hsts`
     Hsts,
+    /// `device-bound-sessions`
+    DeviceBoundSessions,
 }
 
 /// An id that names no check.
@@ -60,7 +62,7 @@ pub struct UnknownCheck(pub String);
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 21] = [
+    pub const ALL: [CheckId; 22] = [
         Self::CookieSecure,
         Self::CookieHttpOnly,
         Self::CookieSamesite,
@@ -82,6 +84,7 @@ impl CheckId {
         Self::IdleTimeout,
         Self::AbsoluteTimeout,
         Self::Hsts,
+        Self::DeviceBoundSessions,
     ];
 
     /// The stable id, as reports, `--checks` and SARIF rules name it.
@@ -108,6 +111,7 @@ impl CheckId {
             Self::IdleTimeout => "idle-timeout",
             Self::AbsoluteTimeout => "absolute-timeout",
             Self::Hsts => "hsts",
+            Self::DeviceBoundSessions => "device-bound-sessions",
         }
     }
 
@@ -135,6 +139,7 @@ impl CheckId {
             Self::IdleTimeout => "An idle session expires within the promised timeout",
             Self::AbsoluteTimeout => "A session kept active still ends at the promised absolute lifetime",
             Self::Hsts => "HTTPS responses carry Strict-Transport-Security of at least a year",
+            Self::DeviceBoundSessions => "Device-bound sessions (W3C DBSC) offered, and refresh refuses a missing or wrong proof",
         }
     }
 
@@ -162,6 +167,7 @@ impl CheckId {
             Self::IdleTimeout => Severity::Medium,
             Self::AbsoluteTimeout => Severity::Medium,
             Self::Hsts => Severity::Medium,
+            Self::DeviceBoundSessions => Severity::Info,
         }
     }
 
@@ -210,6 +216,9 @@ impl CheckId {
             Self::IdleTimeout => &["WSTG-SESS-07", "ASVS 5.0 7.3.1", "CWE-613"],
             Self::AbsoluteTimeout => &["WSTG-SESS-07", "ASVS 5.0 7.3.2", "CWE-613"],
             Self::Hsts => &["WSTG-SESS-09", "ASVS 5.0 3.4.1", "CWE-319"],
+            Self::DeviceBoundSessions => {
+                &["W3C Device Bound Session Credentials (draft)", "CWE-294"]
+            }
         }
     }
 }

@@ -319,6 +319,17 @@ pub async fn inspect(target: &Target, options: &Options) -> Result<Report, Inspe
             within(deadline, CheckId::Hsts, checks::hsts(&ctx)).await,
         ));
     }
+    if wants(CheckId::DeviceBoundSessions) {
+        found.push(finding(
+            CheckId::DeviceBoundSessions,
+            within(
+                deadline,
+                CheckId::DeviceBoundSessions,
+                checks::device_bound_sessions(&ctx),
+            )
+            .await,
+        ));
+    }
     if let Some(mut task) = idle {
         let v = match tokio::time::timeout_at(deadline, &mut task).await {
             Ok(done) => {

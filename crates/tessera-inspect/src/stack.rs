@@ -344,6 +344,7 @@ fn generic(check: CheckId) -> Fix {
         CheckId::IdleTimeout => ("Expire idle sessions on the server at the promised timeout (store the last-seen time with the session; do not rely on the cookie's expiry).", OWASP_SESSIONS),
         CheckId::AbsoluteTimeout => ("Store each session's creation time on the server and end the session at the promised absolute lifetime, however active it is (renewing the idle deadline must not extend it).", OWASP_SESSIONS),
         CheckId::Hsts => ("Send Strict-Transport-Security: max-age=31536000 (a year or more) on every HTTPS response.", "https://cheatsheetseries.owasp.org/cheatsheets/HTTP_Strict_Transport_Security_Cheat_Sheet.html"),
+        CheckId::DeviceBoundSessions => ("Offer W3C Device Bound Session Credentials at sign-in (Tessera: SessionLayer::with_device_binding, or tessera serve's /v1/device/*), and renew the bound cookie only for a proof signed by the registered key.", "https://github.com/w3c/webappsec-dbsc"),
     };
     Fix {
         stack: None,

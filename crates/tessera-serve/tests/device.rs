@@ -185,7 +185,7 @@ async fn an_app_in_any_language_binds_and_refreshes_through_the_service() {
     let (_, stolen) = s
         .post(
             "/v1/device/refresh",
-            json!({"session_identifier": identifier, "proof": DeviceClient::es256().refresh_proof(&challenge)}),
+            json!({"session_identifier": identifier, "proof": DeviceClient::es256().unwrap().refresh_proof(&challenge)}),
         )
         .await;
     assert_eq!(stolen["status"], 403, "another key is refused: {stolen}");

@@ -217,7 +217,7 @@ fn refreshes() -> Refreshes {
     let pending = fixture.rt.block_on(async {
         let mut v = Vec::with_capacity(ROUNDS);
         for i in 0..ROUNDS {
-            let device = tessera_core::conformance::DeviceClient::es256();
+            let device = tessera_core::conformance::DeviceClient::es256().unwrap();
             let bound =
                 tessera_core::conformance::bind(&fixture.engine, &format!("dev{i}"), &device).await;
             let identifier = bound.token.selector_text();

@@ -71,7 +71,7 @@ async fn a_dbsc_browser_binds_refreshes_and_an_attacker_gets_nothing() {
     let login = u.login("alice", "wonderland").await;
     let (path, challenge) = offer(&login);
     let plain = u.cookie.clone().unwrap();
-    let device = DeviceClient::es256();
+    let device = DeviceClient::es256().unwrap();
 
     // Registration: the sign-in's cookie and a proof over the offered challenge.
     let resp = post(
@@ -121,7 +121,9 @@ async fn a_dbsc_browser_binds_refreshes_and_an_attacker_gets_nothing() {
             ("cookie", &format!("{NAME}={bound}")),
             (
                 RESPONSE,
-                &DeviceClient::es256().registration_proof(&challenge),
+                &DeviceClient::es256()
+                    .unwrap()
+                    .registration_proof(&challenge),
             ),
         ],
     )
@@ -136,7 +138,7 @@ async fn a_dbsc_browser_binds_refreshes_and_an_attacker_gets_nothing() {
 
     // An attacker with the identifier and a challenge, but another key: refused, no cookie,
     // and a fresh challenge for the honest browser.
-    let thief = DeviceClient::es256();
+    let thief = DeviceClient::es256().unwrap();
     let forged = post(
         &server,
         &refresh_url,

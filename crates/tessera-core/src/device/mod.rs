@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 
+pub mod client;
 pub mod proof;
 
 pub use proof::ProofError;

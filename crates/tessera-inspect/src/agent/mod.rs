@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use tessera_core::device::wire;
 use url::Url;
 
 use crate::page::{hidden_inputs, links_in};
@@ -266,6 +267,11 @@ impl Agent {
         }
     }
 
+    /// The latest W3C DBSC registration offer the app sent, if any.
+    pub fn dbsc_offer(&self) -> Option<String> {
+        self.seen.lock().ok().and_then(|s| s.dbsc_offer.clone())
+    }
+
     /// What the app has shown of its stack so far.
     pub fn hints(&self) -> StackHints {
         self.seen
@@ -354,6 +360,12 @@ impl User {
     }
 
     fn absorb(&mut self, path: &str, headers: &HeaderMap) {
+        if let Some(offer) = headers
+            .get(wire::REGISTRATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.agent.record(|s| s.dbsc_offer(offer));
+        }
         for value in headers.get_all(SET_COOKIE) {
             let Ok(text) = value.to_str() else { continue };
             self.agent.record(|s| s.cookie(path, text));

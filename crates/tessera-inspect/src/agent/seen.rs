@@ -48,6 +48,8 @@ pub struct Seen {
     /// `name: value`) and the names of the hidden fields its forms carry, the first
     /// [`MAX_STACK_HINTS`] of each, for [`crate::stack::detect`].
     pub hints: StackHints,
+    /// The latest `Secure-Session-Registration` header (a W3C DBSC offer), cut at 1 KiB.
+    pub dbsc_offer: Option<String>,
 }
 
 impl std::fmt::Debug for Seen {
@@ -105,6 +107,11 @@ impl Seen {
         }
         self.url_bytes += url.len();
         self.urls.insert(url);
+    }
+
+    /// Keeps the latest DBSC registration offer.
+    pub(super) fn dbsc_offer(&mut self, header: &str) {
+        self.dbsc_offer = Some(cut(header.to_owned(), 1024));
     }
 
     /// Keeps a `Set-Cookie` header while there is room.
