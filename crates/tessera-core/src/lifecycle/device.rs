@@ -160,16 +160,8 @@ impl<S: Store> Engine<S> {
                 .min(record.absolute_deadline);
             match self.inner.store.update(&record, old.version).await? {
                 Updated::Written => {
-                    self.emit(EventKind::DeviceRefreshed, &id, record.subject.as_deref());
-                    self.after_rotation(&record, &old).await;
-                    return Ok(Issued {
-                        token: new_token,
-                        session: Session {
-                            record,
-                            now,
-                            current: true,
-                        },
-                    });
+                    let kind = EventKind::DeviceRefreshed;
+                    return Ok(self.committed(kind, record, &old, new_token, now).await);
                 }
                 Updated::Missing => return Err(Error::NoSession),
                 // Another write landed first; if it was a refresh with this challenge, the next

@@ -58,7 +58,6 @@ impl<S: Store> Engine<S> {
         change: impl Fn(&mut Record, Timestamp) -> Result<(), Error>,
         kind: EventKind,
     ) -> Result<Issued, Error> {
-        let id = token.session_id();
         for _ in 0..MAX_CAS_RETRIES {
             let Some(session) = self.resolve(token).await? else {
                 return Err(Error::NoSession);
@@ -73,16 +72,7 @@ impl<S: Store> Engine<S> {
             change(&mut record, now)?;
             match self.inner.store.update(&record, old.version).await? {
                 Updated::Written => {
-                    self.emit(kind, &id, record.subject.as_deref());
-                    self.after_rotation(&record, &old).await;
-                    return Ok(Issued {
-                        token: new_token,
-                        session: Session {
-                            record,
-                            now,
-                            current: true,
-                        },
-                    });
+                    return Ok(self.committed(kind, record, &old, new_token, now).await);
                 }
                 Updated::Missing => return Err(Error::NoSession),
                 // A concurrent write: if it was a rotation, the next resolve sees our token as
@@ -123,20 +113,36 @@ impl<S: Store> Engine<S> {
         record
     }
 
-    /// Once a rotation from `old` to `written` committed: the new token is delivered now, so
-    /// the old one's grace runs from here. The narrowing write happens in its own task, so a
-    /// slow store cannot delay the delivery (and so stretch the time the client must keep the
-    /// old one).
-    pub(super) async fn after_rotation(&self, written: &Record, old: &Record) {
+    /// Once a rotation from `old` to `written` committed: reports `kind`, and hands out the new
+    /// token now, so the old one's grace runs from here. The narrowing write happens in its own
+    /// task, so a slow store cannot delay the delivery (and so stretch the time the client must
+    /// keep the old one).
+    pub(super) async fn committed(
+        &self,
+        kind: EventKind,
+        written: Record,
+        old: &Record,
+        token: Token,
+        now: Timestamp,
+    ) -> Issued {
+        self.emit(kind, &written.id, written.subject.as_deref());
         let until = self.now().plus(self.inner.policy.rotation_grace());
-        let (engine, written, verifier) = (self.clone(), written.clone(), old.verifier);
+        let (engine, narrowed, verifier) = (self.clone(), written.clone(), old.verifier);
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    engine.narrow_grace(written, verifier, until, true).await;
+                    engine.narrow_grace(narrowed, verifier, until, true).await;
                 });
             }
-            Err(_) => engine.narrow_grace(written, verifier, until, false).await,
+            Err(_) => engine.narrow_grace(narrowed, verifier, until, false).await,
+        }
+        Issued {
+            token,
+            session: Session {
+                record: written,
+                now,
+                current: true,
+            },
         }
     }
 

@@ -28,6 +28,29 @@ fn sets_cookie(page: &crate::agent::Page, cookie: &str) -> bool {
         .any(|v| v.trim_start().starts_with(&format!("{cookie}=")) && !v.contains("Max-Age=0"))
 }
 
+/// A refresh request as a DBSC browser sends it: the session's identifier, and a proof when
+/// answering a challenge.
+async fn ask_refresh(
+    user: &mut User,
+    refresh: &str,
+    identifier: &str,
+    proof: Option<&str>,
+) -> Result<crate::agent::Page, AgentError> {
+    let mut headers = vec![(wire::SESSION_ID, identifier)];
+    headers.extend(proof.map(|p| (wire::RESPONSE, p)));
+    user.send_with(Method::Post, refresh, &[], false, &headers)
+        .await
+}
+
+/// The challenge of a `Secure-Session-Challenge: "…";id="…"` answer.
+fn challenge_in(page: &crate::agent::Page) -> Option<String> {
+    page.headers
+        .get(wire::CHALLENGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split('"').nth(1))
+        .map(str::to_owned)
+}
+
 pub(crate) async fn device_bound_sessions(ctx: &Ctx<'_>) -> CheckOutcome {
     let mut user = match ctx.fresh_login().await {
         Ok(l) => l.user,
@@ -70,46 +93,26 @@ pub(crate) async fn device_bound_sessions(ctx: &Ctx<'_>) -> CheckOutcome {
     };
     // The refresh as a thief with the identifier would send it: no cookie, no key.
     user.remove_cookie(&ctx.cookie);
-    let bare = match user
-        .send_with(
-            Method::Post,
-            refresh,
-            &[],
-            false,
-            &[(wire::SESSION_ID, identifier)],
-        )
-        .await
-    {
+    let bare = match ask_refresh(&mut user, refresh, identifier, None).await {
         Ok(p) => p,
         Err(e) => return error(e),
     };
     if sets_cookie(&bare, &ctx.cookie) {
         return verdict(Status::Fail, format!("offers DBSC, but its refresh endpoint {refresh} sets a new session cookie without any proof of the device key"));
     }
-    let Some(challenge) = bare
-        .headers
-        .get(wire::CHALLENGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split('"').nth(1))
-        .map(str::to_owned)
-    else {
+    let Some(challenge) = challenge_in(&bare) else {
         return verdict(
             Status::Warn,
             format!("offers DBSC, but its refresh endpoint {refresh} answered {} without a Secure-Session-Challenge", bare.status),
         );
     };
-    let wrong = match user
-        .send_with(
-            Method::Post,
-            refresh,
-            &[],
-            false,
-            &[
-                (wire::SESSION_ID, identifier),
-                (wire::RESPONSE, &thief.refresh_proof(&challenge)),
-            ],
-        )
-        .await
+    let wrong = match ask_refresh(
+        &mut user,
+        refresh,
+        identifier,
+        Some(&thief.refresh_proof(&challenge)),
+    )
+    .await
     {
         Ok(p) => p,
         Err(e) => return error(e),
@@ -118,24 +121,14 @@ pub(crate) async fn device_bound_sessions(ctx: &Ctx<'_>) -> CheckOutcome {
         return verdict(Status::Fail, format!("offers DBSC, but its refresh endpoint {refresh} sets a new session cookie for a proof signed by another key"));
     }
     // The challenge the refusal carried (or the first one) for the honest proof.
-    let challenge = wrong
-        .headers
-        .get(wire::CHALLENGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split('"').nth(1))
-        .map_or(challenge, str::to_owned);
-    let honest = match user
-        .send_with(
-            Method::Post,
-            refresh,
-            &[],
-            false,
-            &[
-                (wire::SESSION_ID, identifier),
-                (wire::RESPONSE, &device.refresh_proof(&challenge)),
-            ],
-        )
-        .await
+    let challenge = challenge_in(&wrong).unwrap_or(challenge);
+    let honest = match ask_refresh(
+        &mut user,
+        refresh,
+        identifier,
+        Some(&device.refresh_proof(&challenge)),
+    )
+    .await
     {
         Ok(p) => p,
         Err(e) => return error(e),
