@@ -114,7 +114,7 @@ impl Policy {
     }
 
     /// How long a device-bound session's token works after its last proof of possession
-    /// (default 10 minutes); its cookie carries this `Max-Age`.
+    /// (default 10 minutes); its cookie's `Max-Age` is this less 30 s.
     pub fn device_bound_lifetime(&self) -> Duration {
         self.device_bound_lifetime
     }
@@ -153,7 +153,10 @@ impl PolicyBuilder {
     }
 
     /// Sets how long a device-bound token works between proofs (default 10 minutes, 1 minute
-    /// to 1 hour).
+    /// to 1 hour). Below about 2.5 minutes Chromium refreshes on every request: it renews a
+    /// bound cookie once it has under about 2 minutes left (measured with Chromium 156, see
+    /// docs/security.md), and the cookie's `Max-Age` is this less 30 s. Such values suit tests,
+    /// not deployments.
     pub fn device_bound_lifetime(mut self, d: Duration) -> Self {
         self.policy.device_bound_lifetime = d;
         self

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::json;
 use support::{fixture, settle, Fixture};
 use tessera_core::conformance::{bind, refresh, sign_in, DeviceClient};
-use tessera_core::device::ProofError;
+use tessera_core::device::{DeviceAuthorization, ProofError};
 use tessera_core::{Error, EventKind, Store, Token, CHALLENGE_LIFETIME};
 
 /// Whether a refusal is the one a case expects.
@@ -222,7 +222,7 @@ async fn a_challenge_of_another_session_or_step_or_age_is_refused() {
     let plain = sign_in(&f.engine, "fay").await;
     let registration = f
         .engine
-        .device_registration_challenge(&plain.session)
+        .device_registration_challenge(&plain.session, None)
         .await
         .unwrap();
     assert!(matches!(
@@ -263,7 +263,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
     let issued = sign_in(&f.engine, "hal").await;
     let challenge = f
         .engine
-        .device_registration_challenge(&issued.session)
+        .device_registration_challenge(&issued.session, None)
         .await
         .unwrap();
     let before = version(&f, &issued.token).await;
@@ -393,7 +393,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
     let other = sign_in(&f.engine, "ivy").await;
     let theirs = f
         .engine
-        .device_registration_challenge(&other.session)
+        .device_registration_challenge(&other.session, None)
         .await
         .unwrap();
     assert!(matches!(
@@ -416,7 +416,7 @@ async fn registration_refuses_every_malformed_or_hostile_proof() {
         .unwrap();
     let again = f
         .engine
-        .device_registration_challenge(&bound.session)
+        .device_registration_challenge(&bound.session, None)
         .await
         .unwrap();
     assert!(matches!(
@@ -524,4 +524,49 @@ async fn a_sign_out_queued_during_an_outage_stops_refreshes_at_once() {
         Err(Error::NoSession)
     ));
     store.set_writes_down(false);
+}
+
+#[tokio::test]
+async fn an_offered_authorization_must_come_back_in_the_proof_exactly() {
+    let f = fixture();
+    let device = DeviceClient::es256().unwrap();
+    let code = DeviceAuthorization::new("one-time code 42").unwrap();
+    assert!(!format!("{code:?}").contains("42"), "Debug shows the value");
+    let s = sign_in(&f.engine, "hal").await;
+    let offer = || {
+        f.engine
+            .device_registration_challenge(&s.session, Some(&code))
+    };
+    let before = version(&f, &s.token).await;
+    // Without the value, with another one, and with it in another case: refused, unchanged.
+    for claim in [None, Some("one-time code 43"), Some("ONE-TIME CODE 42")] {
+        let challenge = offer().await.unwrap();
+        let proof = device.registration_proof_with(&challenge, claim);
+        assert!(matches!(
+            refused(f.engine.register_device(&s.token, &proof).await),
+            ProofError::Challenge(_)
+        ));
+        assert_eq!(version(&f, &s.token).await, before);
+    }
+    // A value in the proof when the offer named none: refused too.
+    let plain = f
+        .engine
+        .device_registration_challenge(&s.session, None)
+        .await
+        .unwrap();
+    let proof = device.registration_proof_with(&plain, Some("one-time code 42"));
+    assert!(matches!(
+        refused(f.engine.register_device(&s.token, &proof).await),
+        ProofError::Challenge(_)
+    ));
+    // The offered value binds.
+    let challenge = offer().await.unwrap();
+    let proof = device.registration_proof_with(&challenge, Some("one-time code 42"));
+    let bound = f.engine.register_device(&s.token, &proof).await.unwrap();
+    assert!(bound.session.record().device.is_some());
+    // Values that cannot go into a structured header as they are.
+    for bad in ["", "a\"b", "a\\b", "tab\there", "é", &"x".repeat(1025)] {
+        assert!(DeviceAuthorization::new(bad).is_err(), "{bad:?} accepted");
+    }
+    assert!(DeviceAuthorization::new(&"x".repeat(1024)).is_ok());
 }

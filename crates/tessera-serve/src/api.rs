@@ -484,6 +484,8 @@ pub(crate) async fn create_session<S: Store>(
         auth_level: req.auth_level.unwrap_or(1),
         client: client(req.user_agent.as_deref(), req.ip.as_deref())?,
         remember_me: req.remember_me,
+        // The offer is its own call here (`/v1/device/offer`), which takes the value.
+        device_authorization: None,
     };
     let issued = app.engine.login(previous.as_ref(), ticket, options).await?;
     Ok(no_store(

@@ -10,7 +10,7 @@ use axum::response::Response;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::device::wire;
+use tessera_core::device::{wire, DeviceAuthorization};
 use tessera_core::Store;
 use tessera_tower::DeviceBindingConfig;
 
@@ -66,6 +66,12 @@ pub struct OfferRequest {
     /// The signed-in session's token (43 characters of base64url).
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{43}$"))]
     pub token: String,
+    /// A value of the app's own (for example a one-time code of its sign-in) that the
+    /// browser must copy into its registration proof; a proof without it, or with another, is
+    /// refused. 1 to 1024 printable ASCII characters without `"` or `\`.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r#"^[ !#-\[\]-~]+$"#))]
+    pub authorization: Option<String>,
     /// The app's DBSC paths.
     #[serde(flatten)]
     pub paths: DevicePaths,
@@ -181,9 +187,27 @@ pub(crate) async fn offer<S: Store>(
     ApiJson(req): ApiJson<OfferRequest>,
 ) -> Result<Response, Problem> {
     let config = req.paths.config()?;
+    let authorization = req
+        .authorization
+        .as_deref()
+        .map(DeviceAuthorization::new)
+        .transpose()
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-authorization",
+                "Invalid authorization value",
+                e.to_string(),
+            )
+        })?;
     let session = app.live(&token(&req.token)?).await?;
-    let challenge = app.engine.device_registration_challenge(&session).await?;
-    let value = config.offer(&challenge).ok_or_else(unavailable)?;
+    let challenge = app
+        .engine
+        .device_registration_challenge(&session, authorization.as_ref())
+        .await?;
+    let value = config
+        .offer(&challenge, authorization.as_ref())
+        .ok_or_else(unavailable)?;
     Ok(no_store(
         StatusCode::OK,
         &OfferView {

@@ -38,7 +38,7 @@ pub mod tls;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tessera_core::{Engine, PolicyError, Store};
+use tessera_core::{Clock, Engine, PolicyError, Store, SystemClock};
 use tessera_tower::CookieConfig;
 
 pub use api_keys::{ApiKey, ApiKeys, Caller, NewKey, Scope};
@@ -89,10 +89,22 @@ impl<S> std::fmt::Debug for Service<S> {
 impl<S: Store> Service<S> {
     /// A service on `store` with `config`'s policy, cookie, key lifetime and limits.
     pub fn new(store: S, config: &Config) -> Result<Self, PolicyError> {
+        Self::with_clock(store, config, Arc::new(SystemClock))
+    }
+
+    /// [`Service::new`] with the sessions' deadlines read from `clock` (tests move a
+    /// [`tessera_core::ManualClock`] instead of waiting). API keys and the console keep the
+    /// system clock.
+    pub fn with_clock(
+        store: S,
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, PolicyError> {
         let metrics = Arc::new(Metrics::default());
         let store = Arc::new(metrics::TimedStore::new(store, Arc::clone(&metrics)));
         let engine = Engine::builder(Arc::clone(&store))
             .policy(config.policy.clone())
+            .clock(clock)
             .events(Arc::new(metrics::MetricsSink::new(Arc::clone(&metrics))))
             .build();
         let keys = ApiKeys::new(Arc::clone(&store), config.key_lifetime)?;

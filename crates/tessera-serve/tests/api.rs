@@ -1,54 +1,30 @@
 //! The service over real HTTP on a real SQLite file: every API promise, attacked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod support;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+use support::Harness;
 use tessera_core::conformance::LogCapture;
-use tessera_serve::config::FileConfig;
-use tessera_serve::{Config, Overrides, Scope, Service};
-use tessera_sqlite::SqliteStore;
+use tessera_serve::Scope;
 
 struct Server {
     base: String,
     admin: String,
     http: Client,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    harness: Harness,
 }
 
 async fn server_with(toml: &str) -> Server {
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-serve-api-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join("s.db")).unwrap();
-    let file: FileConfig = toml::from_str(toml).unwrap();
-    let config = Config::from_parts(file, Overrides::default()).unwrap();
-    let service = Service::new(store, &config).unwrap();
-    let admin = service.keys().bootstrap().await.unwrap().unwrap().secret;
+    let service = support::start("api", toml).await;
     // A second bootstrap on the same store makes nothing.
-    assert!(service.keys().bootstrap().await.unwrap().is_none());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = service
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    assert!(service.service.keys().bootstrap().await.unwrap().is_none());
     Server {
-        base: format!("http://{addr}"),
-        admin,
+        base: service.base.clone(),
+        admin: service.admin.clone(),
         http: http(),
-        dir,
+        harness: service,
     }
 }
 
@@ -61,17 +37,8 @@ async fn server() -> Server {
     server_with("").await
 }
 
-/// An HTTP client. reqwest is built without a TLS provider in this workspace (the inspector
-/// installs ring); install it here too, though these tests speak plain HTTP.
 fn http() -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::new()
-}
-
-fn rand_suffix() -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    support::http(true)
 }
 
 impl Server {
@@ -693,7 +660,13 @@ async fn a_late_rotated_token_is_theft_and_ends_the_session() {
     let old = issued["token"].as_str().unwrap().to_owned();
     let (_, rotated) = s.post("/v1/sessions/rotate", json!({"token": old})).await;
     let new = rotated["token"].as_str().unwrap().to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    // The write that narrows the old token's window to commit + grace runs in the background
+    // after the rotation answers (before it, the window is commit + 31 s): let it land, then
+    // move the sessions' clock past the grace.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    s.harness
+        .clock
+        .advance(std::time::Duration::from_millis(2600));
     let (st, _) = s.post("/v1/sessions/resolve", json!({"token": old})).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = s.post("/v1/sessions/resolve", json!({"token": new})).await;

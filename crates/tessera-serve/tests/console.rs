@@ -3,64 +3,29 @@
 //! revokes what an operator asks. The Chromium test is crates/tessera/tests/browser.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use tessera_serve::config::FileConfig;
-use tessera_serve::{Config, Overrides, Scope, Service};
-use tessera_sqlite::SqliteStore;
+use tessera_serve::Scope;
 
 struct Console {
     base: String,
     admin: String,
-    service: Service<SqliteStore>,
+    harness: support::Harness,
     http: Client,
-    _dir: Dir,
-}
-
-struct Dir(std::path::PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 async fn console(toml: &str) -> Console {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-console-{}-{}",
-        std::process::id(),
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file: FileConfig = toml::from_str(toml).unwrap();
-    let config = Config::from_parts(file, Overrides::default()).unwrap();
-    let service = Service::new(SqliteStore::open(dir.join("s.db")).unwrap(), &config).unwrap();
-    let admin = service.keys().bootstrap().await.unwrap().unwrap().secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = service
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let harness = support::start("console", toml).await;
     Console {
-        base: format!("http://{addr}"),
-        admin,
-        service,
-        http: {
-            // reqwest is built without a TLS provider in this workspace; the tests speak
-            // plain HTTP, but the client wants one installed.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-        },
-        _dir: Dir(dir),
+        base: harness.base.clone(),
+        admin: harness.admin.clone(),
+        harness,
+        http: support::http(false),
     }
 }
 
@@ -201,6 +166,7 @@ async fn only_a_live_admin_key_signs_in_and_the_console_is_its_own_hardened_sess
         StatusCode::UNAUTHORIZED
     );
     let reader = c
+        .harness
         .service
         .keys()
         .create("reader", &[Scope::Read, Scope::Write])
@@ -286,6 +252,7 @@ async fn only_a_live_admin_key_signs_in_and_the_console_is_its_own_hardened_sess
 
     // Revoking the key ends the console sessions it signed in.
     let id = c
+        .harness
         .service
         .keys()
         .list()
@@ -295,7 +262,7 @@ async fn only_a_live_admin_key_signs_in_and_the_console_is_its_own_hardened_sess
         .find(|k| k.name == "first-admin")
         .unwrap()
         .id;
-    assert!(c.service.keys().revoke(&id).await.unwrap());
+    assert!(c.harness.service.keys().revoke(&id).await.unwrap());
     let (_, page, _) = c.get(&mut jar, "/console").await;
     assert!(
         page.contains("Admin API key"),
@@ -398,7 +365,7 @@ async fn the_console_lists_and_revokes_one_or_all_sessions_of_a_subject() {
         )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    assert!(!c.service.keys().list().await.unwrap().is_empty());
+    assert!(!c.harness.service.keys().list().await.unwrap().is_empty());
     // Subject text is escaped on the page.
     let (_, page, _) = c
         .get(&mut jar, "/console/subjects?subject=%3Cscript%3Ex")

@@ -3,57 +3,28 @@
 //! that relays its DBSC requests to `/v1/device/*`, and forward-auth checks the bound cookie.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::net::SocketAddr;
+mod support;
+
+use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tessera_core::conformance::DeviceClient;
-use tessera_serve::config::FileConfig;
-use tessera_serve::{Config, Overrides, Service};
-use tessera_sqlite::SqliteStore;
 
 struct Server {
     base: String,
     admin: String,
     http: Client,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    harness: support::Harness,
 }
 
 async fn server() -> Server {
-    let mut suffix = [0u8; 6];
-    getrandom::fill(&mut suffix).unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-serve-device-{}-{}",
-        std::process::id(),
-        suffix
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join("s.db")).unwrap();
-    let file: FileConfig = toml::from_str("").unwrap();
-    let config = Config::from_parts(file, Overrides::default()).unwrap();
-    let service = Service::new(store, &config).unwrap();
-    let admin = service.keys().bootstrap().await.unwrap().unwrap().secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = service
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let harness = support::start("device", "").await;
     Server {
-        base: format!("http://{addr}"),
-        admin,
-        http: Client::new(),
-        dir,
+        base: harness.base.clone(),
+        admin: harness.admin.clone(),
+        http: support::http(true),
+        harness,
     }
 }
 
@@ -215,6 +186,91 @@ async fn an_app_in_any_language_binds_and_refreshes_through_the_service() {
     assert_eq!(over["status"], 200);
     assert_eq!(over["body"]["continue"], false);
     assert_ne!(s.forward(&renewed).await, StatusCode::OK);
+}
+
+/// The challenge in a `Secure-Session-Registration` value.
+fn challenge_of(offer: &str) -> &str {
+    offer
+        .split(';')
+        .find_map(|p| p.strip_prefix("challenge=\""))
+        .unwrap()
+        .trim_end_matches('"')
+}
+
+#[tokio::test]
+async fn an_offered_authorization_is_required_and_a_copied_bound_cookie_dies_at_its_lifetime() {
+    let s = server().await;
+    let (_, ticket) = s.post("/v1/login-tickets", json!({"subject": "cy"})).await;
+    let (_, issued) = s
+        .post("/v1/sessions", json!({"ticket": ticket["ticket"]}))
+        .await;
+    let plain = issued["token"].as_str().unwrap().to_owned();
+    let offer = |authorization: &str| {
+        s.post(
+            "/v1/device/offer",
+            json!({"token": plain, "authorization": authorization}),
+        )
+    };
+    // A value that cannot go into the header as it is: a problem, not an offer.
+    let (st, problem) = offer("a\"b").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (st, answer) = offer("code-7f3a").await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    let value = answer["value"].as_str().unwrap().to_owned();
+    assert!(value.ends_with(";authorization=\"code-7f3a\""), "{value}");
+    let device = DeviceClient::es256().unwrap();
+    let register = |proof: String| {
+        s.post(
+            "/v1/device/registration",
+            json!({"token": plain, "proof": proof}),
+        )
+    };
+    // The browser must copy the value: without it, or with another, nothing is bound.
+    for claim in [None, Some("code-0000")] {
+        let (_, refused) =
+            register(device.registration_proof_with(challenge_of(&value), claim)).await;
+        assert_ne!(refused["status"], 200, "{refused}");
+        assert!(header(&refused, "set-cookie").is_none(), "{refused}");
+    }
+    let (_, ok) =
+        register(device.registration_proof_with(challenge_of(&value), Some("code-7f3a"))).await;
+    assert_eq!(ok["status"], 200, "{ok}");
+    let (token, _) = bound(&ok);
+    let identifier = ok["body"]["session_identifier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.forward(&token).await, StatusCode::OK);
+
+    // The bound cookie, copied off the device: forward-auth refuses it at the bound lifetime
+    // (10 minutes by default), long before the 30-minute idle timeout.
+    s.harness.clock.advance(Duration::from_secs(599));
+    assert_eq!(s.forward(&token).await, StatusCode::OK);
+    s.harness.clock.advance(Duration::from_secs(1));
+    assert_eq!(s.forward(&token).await, StatusCode::UNAUTHORIZED);
+    // The device's key brings the session back.
+    let (_, first) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier}),
+        )
+        .await;
+    let challenge = header(&first, "secure-session-challenge")
+        .unwrap()
+        .split('"')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let (_, fresh) = s
+        .post(
+            "/v1/device/refresh",
+            json!({"session_identifier": identifier, "proof": device.refresh_proof(&challenge)}),
+        )
+        .await;
+    assert_eq!(fresh["status"], 200, "{fresh}");
+    let (renewed, _) = bound(&fresh);
+    assert_eq!(s.forward(&renewed).await, StatusCode::OK);
+    assert_eq!(s.forward(&token).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tessera_core::device::DeviceAuthorization;
 use tessera_core::{
     ClientInfo, Engine, Error, EventKind, Issued, LoginOptions, LoginTicket, LogoutOutcome,
     Session, SessionId, Store, Timestamp, Token,
@@ -44,7 +45,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
         -> BoxFut<'a, u64>;
     fn absolute_lifetime(&self) -> Duration;
     fn now(&self) -> Timestamp;
-    fn device_registration_challenge<'a>(&'a self, session: &'a Session) -> BoxFut<'a, String>;
+    fn device_registration_challenge<'a>(
+        &'a self,
+        session: &'a Session,
+        authorization: Option<&'a DeviceAuthorization>,
+    ) -> BoxFut<'a, String>;
     fn register_device<'a>(&'a self, token: &'a Token, proof: &'a str) -> BoxFut<'a, Issued>;
     fn device_refresh_challenge<'a>(&'a self, identifier: &'a str) -> BoxFut<'a, String>;
     fn refresh_device<'a>(&'a self, identifier: &'a str, proof: &'a str) -> BoxFut<'a, Issued>;
@@ -116,8 +121,16 @@ impl<S: Store> Backend for Engine<S> {
     fn now(&self) -> Timestamp {
         Engine::now(self)
     }
-    fn device_registration_challenge<'a>(&'a self, session: &'a Session) -> BoxFut<'a, String> {
-        Box::pin(Engine::device_registration_challenge(self, session))
+    fn device_registration_challenge<'a>(
+        &'a self,
+        session: &'a Session,
+        authorization: Option<&'a DeviceAuthorization>,
+    ) -> BoxFut<'a, String> {
+        Box::pin(Engine::device_registration_challenge(
+            self,
+            session,
+            authorization,
+        ))
     }
     fn register_device<'a>(&'a self, token: &'a Token, proof: &'a str) -> BoxFut<'a, Issued> {
         Box::pin(Engine::register_device(self, token, proof))

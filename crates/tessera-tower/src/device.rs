@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
-use tessera_core::device::wire;
+use tessera_core::device::{wire, DeviceAuthorization};
 use tessera_core::{Engine, Error, Issued, Store, Timestamp, Token};
 
 use crate::backend::Backend;
@@ -78,14 +78,27 @@ impl DeviceBindingConfig {
         &self.refresh_path
     }
 
-    /// The `Secure-Session-Registration` value offering `challenge`.
-    pub fn offer(&self, challenge: &str) -> Option<HeaderValue> {
-        HeaderValue::from_str(&format!(
+    /// The `Secure-Session-Registration` value offering `challenge`, naming `authorization`
+    /// when the challenge was issued with one.
+    pub fn offer(
+        &self,
+        challenge: &str,
+        authorization: Option<&DeviceAuthorization>,
+    ) -> Option<HeaderValue> {
+        let mut value = format!(
             "{};path=\"{}\";challenge=\"{challenge}\"",
             wire::ALGORITHMS,
             self.registration_path
-        ))
-        .ok()
+        );
+        if let Some(authorization) = authorization {
+            // DeviceAuthorization holds no '"' or '\\': it goes in as a string as it is.
+            value.push_str(&format!(
+                ";{}=\"{}\"",
+                wire::AUTHORIZATION,
+                authorization.as_str()
+            ));
+        }
+        HeaderValue::from_str(&value).ok()
     }
 }
 

@@ -341,6 +341,7 @@ impl Session {
         self.check_transport()?;
         options.client = self.shared.client();
         let remember_me = options.remember_me;
+        let authorization = options.device_authorization.take();
         let previous = self.acting_token();
         let issued = self
             .shared
@@ -352,10 +353,10 @@ impl Session {
             Some(device) => match self
                 .shared
                 .backend
-                .device_registration_challenge(&issued.session)
+                .device_registration_challenge(&issued.session, authorization.as_ref())
                 .await
             {
-                Ok(challenge) => device.offer(&challenge),
+                Ok(challenge) => device.offer(&challenge, authorization.as_ref()),
                 // The sign-in stands; the browser just is not offered a binding this time.
                 Err(e) => {
                     tracing::warn!(target: "tessera::device", error = %e, "no device-binding offer");

@@ -502,3 +502,57 @@ async fn signed_in_responses_are_no_store_even_if_the_handler_says_otherwise() {
     let anonymous = send(&app, "GET", "/cached", None).await;
     assert_eq!(anonymous.headers()[CACHE_CONTROL], "public, max-age=3600");
 }
+
+#[tokio::test]
+async fn a_device_binding_offer_names_the_apps_authorization_and_the_proof_must_carry_it() {
+    use tessera_core::conformance::DeviceClient;
+    let app = app_with(Arc::default(), |l| {
+        l.with_device_binding(tessera_tower::DeviceBindingConfig::new())
+    });
+    let resp = send(&app, "POST", "/login-authorized", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let offer = resp.headers()["secure-session-registration"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(offer.ends_with(";authorization=\"sso code 9\""), "{offer}");
+    let challenge = offer
+        .split(';')
+        .find_map(|p| p.strip_prefix("challenge=\""))
+        .unwrap()
+        .trim_end_matches('"');
+    let cookie = cookie_pair(&resp);
+    let device = DeviceClient::es256().unwrap();
+    let register = |proof: String| {
+        let cookie = cookie.clone();
+        let app = app.clone();
+        async move {
+            send_raw(
+                &app,
+                "POST",
+                "/.tessera/dbsc/registration",
+                &[
+                    ("cookie", cookie.as_bytes()),
+                    ("secure-session-response", proof.as_bytes()),
+                ],
+            )
+            .await
+        }
+    };
+    // Without the value, or with another: nothing bound, no cookie.
+    for claim in [None, Some("sso code 8")] {
+        let refused = register(device.registration_proof_with(challenge, claim)).await;
+        assert!(refused.status().is_client_error(), "{}", refused.status());
+        assert!(set_cookies(&refused).is_empty());
+    }
+    let bound = register(device.registration_proof_with(challenge, Some("sso code 9"))).await;
+    assert_eq!(bound.status(), StatusCode::OK);
+    let set = set_cookies(&bound);
+    assert!(set.len() == 1 && set[0].contains("Max-Age="), "{set:?}");
+    // A plain sign-in's offer names none.
+    let plain = send(&app, "POST", "/login", None).await;
+    let offer = plain.headers()["secure-session-registration"]
+        .to_str()
+        .unwrap();
+    assert!(!offer.contains("authorization"), "{offer}");
+}

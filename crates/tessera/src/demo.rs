@@ -109,11 +109,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The demo's policy: the defaults, or a shorter idle timeout and absolute lifetime (the idle
 /// timeout capped by the lifetime when only the lifetime is given, and the renewal throttle
 /// kept below the idle timeout, as the policy requires).
-pub(crate) fn policy(idle_timeout: Option<u64>, absolute: Option<u64>) -> anyhow::Result<Policy> {
-    if idle_timeout.is_none() && absolute.is_none() {
-        return Ok(Policy::default());
-    }
+pub(crate) fn policy(
+    idle_timeout: Option<u64>,
+    absolute: Option<u64>,
+    device_bound: Option<u64>,
+) -> anyhow::Result<Policy> {
     let defaults = Policy::default();
+    if idle_timeout.is_none() && absolute.is_none() && device_bound.is_none() {
+        return Ok(defaults);
+    }
     let absolute = absolute.map_or(defaults.absolute_lifetime(), Duration::from_secs);
     let idle = idle_timeout.map_or(defaults.idle_timeout().min(absolute), Duration::from_secs);
     let throttle = defaults.renewal_throttle().min(idle / 2);
@@ -121,6 +125,9 @@ pub(crate) fn policy(idle_timeout: Option<u64>, absolute: Option<u64>) -> anyhow
         .idle_timeout(idle)
         .absolute_lifetime(absolute)
         .renewal_throttle(throttle)
+        .device_bound_lifetime(
+            device_bound.map_or(defaults.device_bound_lifetime(), Duration::from_secs),
+        )
         .build()?)
 }
 
@@ -180,20 +187,40 @@ pub(crate) struct Args {
     /// the session is. Short values let `tessera inspect --long` check it.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(2..=2_592_000))]
     absolute_timeout: Option<u64>,
+    /// How long a device-bound (DBSC) session's cookie works before the browser must prove
+    /// its key again, in seconds (default 600; 60 to 3600).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(60..=3_600))]
+    device_bound_lifetime: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Browsers offer
+    /// device-bound sessions (DBSC) only over HTTPS with a certificate they trust.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::init_logging("info");
-    let policy = policy(args.idle_timeout, args.absolute_timeout)?;
+    let policy = policy(
+        args.idle_timeout,
+        args.absolute_timeout,
+        args.device_bound_lifetime,
+    )?;
     let cookie = cookie(args.cookie_name.as_deref())?;
     let listen = args.listen;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tessera_serve::tls::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     crate::block_on(async move {
         let store = crate::store_url::open(&args.store).await?;
         let described = store.describe();
-        eprintln!("Tessera demo on http://{listen}  (store: {described})");
+        eprintln!("Tessera demo on {scheme}://{listen}  (store: {described})");
         eprintln!("Sign in as alice/wonderland or bob/builder. Ctrl-C stops it.");
-        crate::serve(listen, app(store, policy, cookie)).await
+        crate::serve_with(listen, app(store, policy, cookie), tls).await
     })??;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -571,7 +598,8 @@ fn sessions_table(list: &[SessionSummary], csrf: &str) -> String {
             (false, _) => "",
         };
         rows.push_str(&format!(
-            "<tr><td class=\"when\">{}</td><td class=\"when\">{}</td><td class=\"ua\" title=\"{agent}\">{agent}{bound}</td><td>{}</td><td>{action}</td></tr>\n",
+            // The tag stays out of the browser cell: an ellipsis there would hide it.
+            "<tr><td class=\"when\">{}</td><td class=\"when\">{}</td><td class=\"ua\" title=\"{agent}\">{agent}</td><td>{}</td><td>{action}{bound}</td></tr>\n",
             when(s.created_at),
             when(s.last_seen),
             esc(s.ip_prefix.as_deref().unwrap_or("unknown")),

@@ -66,16 +66,7 @@ async fn sign_in_at(b: &Browser, base: &str, name: &str, user: &str, password: &
          http://127.0.0.1; cookies: {before:?}"
     );
     let pre = before[0].value.clone();
-    let form = "main form[action=\"/login\"]";
-    b.send_keys(&b.find(&format!("{form} input[name=username]")).await, user)
-        .await;
-    b.send_keys(
-        &b.find(&format!("{form} input[name=password]")).await,
-        password,
-    )
-    .await;
-    b.click(&b.find(&format!("{form} button[type=submit]")).await)
-        .await;
+    b.submit_login(user, password).await;
     b.wait_for_path(base, "/account").await;
     assert!(
         b.cookies_named(&pre_name).await.is_empty(),

@@ -14,7 +14,7 @@ use crate::Error;
 pub async fn bind<S: Store>(e: &Engine<S>, subject: &str, client: &DeviceClient) -> Issued {
     let issued = sign_in(e, subject).await;
     let challenge = e
-        .device_registration_challenge(&issued.session)
+        .device_registration_challenge(&issued.session, None)
         .await
         .unwrap();
     e.register_device(&issued.token, &client.registration_proof(&challenge))

@@ -79,9 +79,19 @@ impl DeviceClient {
 
     /// The registration proof for `challenge`: `typ` `dbsc+jwt`, the key in `jwk`.
     pub fn registration_proof(&self, challenge: &str) -> String {
+        self.registration_proof_with(challenge, None)
+    }
+
+    /// The registration proof for an offer that named an `authorization` value: the browser
+    /// copies it into the claims.
+    pub fn registration_proof_with(&self, challenge: &str, authorization: Option<&str>) -> String {
+        let mut claims = json!({"jti": challenge});
+        if let (Some(value), Some(map)) = (authorization, claims.as_object_mut()) {
+            map.insert(wire::AUTHORIZATION.to_owned(), json!(value));
+        }
         self.sign(
             &json!({"alg": self.algorithm.name(), "typ": wire::JWT_TYPE, "jwk": self.jwk}),
-            &json!({"jti": challenge}),
+            &claims,
         )
     }
 

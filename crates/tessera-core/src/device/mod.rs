@@ -41,6 +41,51 @@ pub mod wire {
     pub const SCOPE: &str = "scope";
     /// Session instructions: the cookies the session keeps alive.
     pub const CREDENTIALS: &str = "credentials";
+    /// Registration header parameter (and proof claim): the app's own value, copied by the
+    /// browser into the registration proof.
+    pub const AUTHORIZATION: &str = "authorization";
+}
+
+/// The optional `authorization` value of a registration offer: the draft has the browser copy
+/// it into the registration proof (and an `Authorization` header), so an app can tie a binding
+/// to something of its own, such as a one-time code from its sign-in. Tessera seals it into
+/// the registration challenge, so a proof without it, or with another value, is refused.
+///
+/// It may be a credential, so `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceAuthorization(String);
+
+/// Why an authorization value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a device-binding authorization value must be 1 to 1024 visible ASCII characters or spaces, without '\"' or '\\'")]
+pub struct DeviceAuthorizationError;
+
+impl DeviceAuthorization {
+    /// Longest value accepted, in bytes.
+    pub const MAX_BYTES: usize = 1024;
+
+    /// `value`, if it can go into a structured header as is: 1 to [`Self::MAX_BYTES`] printable
+    /// ASCII characters (space included) without `"` or `\`.
+    pub fn new(value: &str) -> Result<Self, DeviceAuthorizationError> {
+        let printable = value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if value.is_empty() || value.len() > Self::MAX_BYTES || !printable {
+            return Err(DeviceAuthorizationError);
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceAuthorization({} bytes)", self.0.len())
+    }
 }
 
 /// The signature algorithms a device key may use; nothing else is accepted (`none` never).

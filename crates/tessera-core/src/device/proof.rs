@@ -71,6 +71,9 @@ struct Header {
 pub(crate) struct Claims {
     /// The challenge the proof answers.
     pub(crate) jti: String,
+    /// The registration offer's `authorization` value, copied by the browser.
+    #[serde(default)]
+    pub(crate) authorization: Option<String>,
     /// Seconds since the epoch, a number or (as the draft's example has it) a numeric string.
     #[serde(default)]
     iat: Option<Value>,
@@ -81,20 +84,23 @@ pub(crate) struct Claims {
 /// Just the challenge of a proof, read without checking the signature: a challenge is checked
 /// (an HMAC, cheap) before a signature (with a key the sender chose, not cheap), so a flood of
 /// proofs over made-up challenges costs little.
+/// The claims the challenge covers: the challenge and, on registration, the `authorization`
+/// value sealed into it.
 #[derive(Deserialize)]
-struct Jti {
-    jti: String,
+pub(crate) struct Unverified {
+    pub(crate) jti: String,
+    #[serde(default)]
+    pub(crate) authorization: Option<String>,
 }
 
-/// The `jti` of a proof whose header passes the checks, unverified.
-pub(crate) fn unverified_jti(jwt: &str) -> Result<String, ProofError> {
+/// The `jti` and `authorization` of a proof whose header passes the checks, unverified.
+pub(crate) fn unverified(jwt: &str) -> Result<Unverified, ProofError> {
     header(jwt)?;
     let payload = jwt.split('.').nth(1).ok_or(ProofError::Malformed)?;
     let json = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| ProofError::Malformed)?;
-    serde_json::from_slice::<Jti>(&json)
-        .map(|c| c.jti)
+    serde_json::from_slice::<Unverified>(&json)
         .map_err(|_| ProofError::Claims("jti is missing or a claim is malformed"))
 }
 

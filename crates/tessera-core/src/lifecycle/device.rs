@@ -4,8 +4,9 @@
 //! Challenges are sealed, not stored: `issued-at ‖ nonce ‖ HMAC(purpose, session id ‖ issued-at
 //! ‖ nonce)` under the store's signing key, so any server of a fleet opens them, an attacker
 //! asking for challenges cannot evict the browser's, and a challenge of one session never
-//! verifies for another. They are single use all the same: a registration succeeds once per
-//! session (a bound session refuses another key), and a refresh records the issue instant of
+//! verifies for another. A registration challenge also seals the offer's `authorization` value
+//! (its SHA-256), so the proof must carry exactly the value offered, or none if none was.
+//! Challenges are single use all the same: a registration succeeds once per session (a bound session refuses another key), and a refresh records the issue instant of
 //! the challenge it spent in the same conditional write that rotates the token, so a challenge
 //! issued at or before it is refused, even by a racing request. (Servers of a fleet are assumed
 //! to agree on the time within seconds: a challenge from a server whose clock is behind the one
@@ -18,7 +19,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use crate::clock::Timestamp;
-use crate::device::{proof, DeviceBinding, ProofError};
+use sha2::{Digest, Sha256};
+
+use crate::device::{proof, DeviceAuthorization, DeviceBinding, ProofError};
 use crate::error::Error;
 use crate::event::EventKind;
 use crate::store::{Store, Updated};
@@ -42,9 +45,17 @@ const CHALLENGE_BYTES: usize = 56;
 
 impl<S: Store> Engine<S> {
     /// A registration challenge for `session`, for the `Secure-Session-Registration` header of
-    /// the response that signed it in. Answerable once, within [`CHALLENGE_LIFETIME`].
-    pub async fn device_registration_challenge(&self, session: &Session) -> Result<String, Error> {
-        self.challenge(REGISTRATION, &session.record.id).await
+    /// the response that signed it in. Answerable once, within [`CHALLENGE_LIFETIME`], by a
+    /// proof that carries `authorization` when one is given (the offer must then name it too),
+    /// and none otherwise.
+    pub async fn device_registration_challenge(
+        &self,
+        session: &Session,
+        authorization: Option<&DeviceAuthorization>,
+    ) -> Result<String, Error> {
+        let authorization = authorization.map(DeviceAuthorization::as_str);
+        self.challenge(REGISTRATION, &session.record.id, authorization)
+            .await
     }
 
     /// Binds `token`'s session to the device key of a registration `proof` (the
@@ -55,11 +66,17 @@ impl<S: Store> Engine<S> {
     /// a session already bound ([`Error::DeviceAlreadyBound`]).
     pub async fn register_device(&self, token: &Token, proof: &str) -> Result<Issued, Error> {
         // The challenge (an HMAC) before the signature (a key the sender chose).
-        let jti = proof::unverified_jti(proof)?;
-        self.open_challenge(REGISTRATION, &token.session_id(), &jti)
-            .await?;
+        let claimed = proof::unverified(proof)?;
+        let authorization = claimed.authorization.as_deref();
+        self.open_challenge(
+            REGISTRATION,
+            &token.session_id(),
+            &claimed.jti,
+            authorization,
+        )
+        .await?;
         let (key, claims) = proof::verify_registration(proof, self.now())?;
-        if claims.jti != jti {
+        if claims.jti != claimed.jti || claims.authorization != claimed.authorization {
             return Err(ProofError::Malformed.into());
         }
         let lifetime = self.inner.policy.device_bound_lifetime();
@@ -103,7 +120,7 @@ impl<S: Store> Engine<S> {
         {
             return Err(Error::NoSession);
         }
-        self.challenge(REFRESH, &id).await
+        self.challenge(REFRESH, &id, None).await
     }
 
     /// Refreshes the device-bound session named `identifier` with a `proof` signed by its
@@ -128,8 +145,9 @@ impl<S: Store> Engine<S> {
         };
         // The challenge (an HMAC) before the signature, and the signature once: the key never
         // changes after registration (a bound session refuses another).
-        let jti = proof::unverified_jti(proof)?;
-        let issued = self.open_challenge(REFRESH, &id, &jti).await?;
+        // A refresh has no authorization value (the draft sends none): any claim is ignored.
+        let jti = proof::unverified(proof)?.jti;
+        let issued = self.open_challenge(REFRESH, &id, &jti, None).await?;
         let claims = proof::verify_refresh(proof, &binding, self.now())?;
         if claims.jti != jti {
             return Err(ProofError::Malformed.into());
@@ -175,22 +193,29 @@ impl<S: Store> Engine<S> {
         Err(Error::AlreadyRotated)
     }
 
-    async fn challenge(&self, purpose: &str, id: &SessionId) -> Result<String, Error> {
+    async fn challenge(
+        &self,
+        purpose: &str,
+        id: &SessionId,
+        authorization: Option<&str>,
+    ) -> Result<String, Error> {
         let mut body = [0u8; CHALLENGE_BYTES];
         let (head, tag) = body.split_at_mut(24);
         let (issued, nonce) = head.split_at_mut(8);
         issued.copy_from_slice(&self.now().as_millis().to_be_bytes());
         getrandom::fill(nonce).map_err(|_| TokenError::Random)?;
-        tag.copy_from_slice(&self.sign(purpose, &signed(id, head)).await?);
+        tag.copy_from_slice(&self.sign(purpose, &signed(id, head, authorization)).await?);
         Ok(URL_SAFE_NO_PAD.encode(body))
     }
 
-    /// The issue instant of a challenge sealed for `purpose` and `id`, if it is still fresh.
+    /// The issue instant of a challenge sealed for `purpose`, `id` and `authorization`, if it
+    /// is still fresh.
     async fn open_challenge(
         &self,
         purpose: &str,
         id: &SessionId,
         text: &str,
+        authorization: Option<&str>,
     ) -> Result<Timestamp, Error> {
         let refused = |why| Error::DeviceProof(ProofError::Challenge(why));
         let mut body = [0u8; CHALLENGE_BYTES];
@@ -200,10 +225,12 @@ impl<S: Store> Engine<S> {
         }
         let (head, tag) = body.split_at(24);
         if !self
-            .verify_signature(purpose, &signed(id, head), tag)
+            .verify_signature(purpose, &signed(id, head, authorization), tag)
             .await?
         {
-            return Err(refused("not issued for this session and step"));
+            return Err(refused(
+                "not issued for this session and step, or with another authorization",
+            ));
         }
         let mut millis = [0u8; 8];
         millis.copy_from_slice(head.get(..8).unwrap_or_default());
@@ -219,10 +246,16 @@ impl<S: Store> Engine<S> {
     }
 }
 
-/// What a challenge's tag covers: the session it is for, then its issue instant and nonce.
-fn signed(id: &SessionId, head: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(32 + head.len());
+/// What a challenge's tag covers: the session it is for, its issue instant and nonce, then the
+/// SHA-256 of the offer's authorization value if it had one. (Session ids and heads have fixed
+/// lengths, so the two forms never collide; without a value the message is the previous
+/// build's, and challenges in flight during an upgrade still open.)
+fn signed(id: &SessionId, head: &[u8], authorization: Option<&str>) -> Vec<u8> {
+    let mut message = Vec::with_capacity(32 + head.len() + 32);
     message.extend_from_slice(id.as_bytes());
     message.extend_from_slice(head);
+    if let Some(value) = authorization {
+        message.extend_from_slice(&Sha256::digest(value.as_bytes()));
+    }
     message
 }

@@ -62,6 +62,10 @@ pub struct LoginOptions {
     /// lifetime, instead of one that ends with the browser session. The engine stores nothing
     /// different; the layer reads it.
     pub remember_me: bool,
+    /// An `authorization` value for the device-binding offer on this sign-in's response, when
+    /// the layer offers one: the browser's registration proof must carry it. The engine stores
+    /// nothing; the layer reads it.
+    pub device_authorization: Option<crate::device::DeviceAuthorization>,
 }
 
 impl Default for LoginOptions {
@@ -71,6 +75,7 @@ impl Default for LoginOptions {
             auth_level: 1,
             client: ClientInfo::default(),
             remember_me: false,
+            device_authorization: None,
         }
     }
 }

@@ -59,6 +59,17 @@ pub async fn login_remembered(session: Session) -> Result<&'static str, SessionE
     Ok("ok")
 }
 
+/// Signs in with an authorization value for the device-binding offer.
+pub async fn login_offering_authorization(session: Session) -> Result<&'static str, SessionError> {
+    let ticket = session.login_ticket("alice").await?;
+    let options = tessera_core::LoginOptions {
+        device_authorization: tessera_core::device::DeviceAuthorization::new("sso code 9").ok(),
+        ..Default::default()
+    };
+    session.login_with(ticket, options).await?;
+    Ok("ok")
+}
+
 pub async fn logout(session: Session) -> &'static str {
     match session.logout().await {
         tessera_core::LogoutOutcome::Ended => "bye",
@@ -118,6 +129,7 @@ pub fn app_on<S: tessera_core::Store>(
         .route("/revoke-others", post(revoke_others))
         .route("/logout", post(logout))
         .route("/login-remembered", post(login_remembered))
+        .route("/login-authorized", post(login_offering_authorization))
         .route("/elevate", post(elevate))
         .route("/csrf", get(form_token))
         .route("/csrf", post(check_token))

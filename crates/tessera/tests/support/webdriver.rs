@@ -128,6 +128,11 @@ impl Driver {
 
     /// Opens a new headless Chromium with a fresh profile directory of its own.
     pub async fn browser(&mut self) -> Browser {
+        self.browser_with(&[]).await
+    }
+
+    /// [`Driver::browser`] with more command-line switches.
+    pub async fn browser_with(&mut self, extra: &[String]) -> Browser {
         self.browsers += 1;
         let profile = self.dir.join(format!("profile-{}", self.browsers));
         std::fs::create_dir_all(&profile).unwrap();
@@ -147,6 +152,7 @@ impl Driver {
             "--host-resolver-rules=MAP *.localhost 127.0.0.1".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra.iter().cloned()).collect();
         let caps = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -459,6 +465,23 @@ impl Browser {
     /// Types `text` into an element.
     pub async fn send_keys(&self, el: &Element, text: &str) {
         self.post(&format!("/element/{}/value", el.0), json!({ "text": text }))
+            .await;
+    }
+
+    /// Fills in and submits the demo's login form on the current page.
+    pub async fn submit_login(&self, user: &str, password: &str) {
+        let form = "main form[action=\"/login\"]";
+        self.send_keys(
+            &self.find(&format!("{form} input[name=username]")).await,
+            user,
+        )
+        .await;
+        self.send_keys(
+            &self.find(&format!("{form} input[name=password]")).await,
+            password,
+        )
+        .await;
+        self.click(&self.find(&format!("{form} button[type=submit]")).await)
             .await;
     }
 
