@@ -68,9 +68,13 @@ pub(crate) async fn device_bound_sessions(ctx: &Ctx<'_>) -> CheckOutcome {
     let (Some(device), Some(thief)) = (DeviceClient::es256(), DeviceClient::es256()) else {
         return verdict(Status::Error, "could not make a device key");
     };
-    let proof = device.registration_proof(&challenge);
+    // As a browser does: an offered authorization value goes into the proof and a header.
+    let authorization = param(&offer, wire::AUTHORIZATION);
+    let proof = device.registration_proof_with(&challenge, authorization.as_deref());
+    let mut headers = vec![(wire::RESPONSE, proof.as_str())];
+    headers.extend(authorization.as_deref().map(|a| ("authorization", a)));
     let registered = match user
-        .send_with(Method::Post, &path, &[], false, &[(wire::RESPONSE, &proof)])
+        .send_with(Method::Post, &path, &[], false, &headers)
         .await
     {
         Ok(p) => p,
