@@ -153,7 +153,7 @@ fn from_record(r: &Record) -> Stored<'_> {
         f: FORMAT,
         id: *r.id.as_bytes(),
         ver: *r.verifier.as_bytes(),
-        prev: r.previous.as_ref().map(prev_out),
+        prev: r.previous.as_deref().map(prev_out),
         ret: r.retired.iter().map(prev_out).collect(),
         sub: r.subject.as_deref().map(Cow::Borrowed),
         ca: r.created_at.as_millis(),
@@ -167,7 +167,7 @@ fn from_record(r: &Record) -> Stored<'_> {
         d: Cow::Borrowed(&r.data),
         ua: r.client.user_agent.as_deref().map(Cow::Borrowed),
         ip: r.client.ip_prefix.as_deref().map(Cow::Borrowed),
-        dev: r.device.as_ref().map(Cow::Borrowed),
+        dev: r.device.as_deref().map(Cow::Borrowed),
     }
 }
 
@@ -198,7 +198,7 @@ pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
     Ok(Record {
         id: record_id,
         verifier: VerifierHash::from_bytes(s.ver),
-        previous: s.prev.map(prev_in),
+        previous: s.prev.map(|p| Box::new(prev_in(p))),
         retired: s.ret.into_iter().map(prev_in).collect(),
         subject: s.sub.map(Cow::into_owned),
         created_at: Timestamp::from_millis(s.ca),
@@ -214,7 +214,7 @@ pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
             user_agent: s.ua.map(Cow::into_owned),
             ip_prefix: s.ip.map(Cow::into_owned),
         },
-        device: s.dev.map(Cow::into_owned),
+        device: s.dev.map(|d| Box::new(d.into_owned())),
     })
 }
 
@@ -233,12 +233,12 @@ mod tests {
             level: 2,
             until: now,
         });
-        record.previous = Some(PreviousVerifier {
+        record.previous = Some(Box::new(PreviousVerifier {
             verifier: Token::generate().unwrap().verifier_hash(),
             grace_until: now,
             elevation: None,
             auth_time: Some(now),
-        });
+        }));
         record
             .data
             .insert("k".into(), serde_json::json!([1, "two"]));
@@ -311,14 +311,14 @@ mod tests {
         let bytes = encode(&record).unwrap();
         assert_eq!(bytes.get(..3), Some(&[0xdc, 0x00, 17][..]), "array16 of 17");
         let mut bound = record.clone();
-        bound.device = Some(DeviceBinding {
+        bound.device = Some(Box::new(DeviceBinding {
             algorithm: crate::device::DeviceAlgorithm::Es256,
             public_key: "{}".into(),
             thumbprint: "t".into(),
             bound_at: now,
             token_until: now,
             spent_until: now,
-        });
+        }));
         let bytes = encode(&bound).unwrap();
         assert_eq!(bytes.get(..3), Some(&[0xdc, 0x00, 18][..]));
         assert_eq!(decode(&bound.id, &bytes).unwrap(), bound);

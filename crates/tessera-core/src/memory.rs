@@ -6,7 +6,8 @@
 //!
 //! Records live in 16 shards chosen by session id, and the per-subject index in 16 shards chosen
 //! by subject, each behind its own lock: a table that doubles while it grows stalls one shard,
-//! not the whole store. Records are boxed, so a rehash moves small slots, not whole records.
+//! not the whole store. Records are boxed, so a rehash moves small slots, not whole records,
+//! and a shard's table holds only the box: the id is read from the record, not stored twice.
 //!
 //! Lock order, everywhere: a subject shard before a record shard. `create` holds the subject's
 //! shard while it inserts, and `delete_by_subject` holds it while it deletes, so a revoke-all
@@ -47,7 +48,43 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = HashMap<SessionId, V, BuildHasherDefault<IdHasher>>;
+/// The hash of a session id in the record tables.
+fn id_hash(id: &SessionId) -> u64 {
+    let mut hasher = IdHasher::default();
+    hasher.write(id.as_bytes());
+    hasher.finish()
+}
+
+/// One shard's records, keyed by their own `id`.
+#[derive(Debug, Default)]
+struct Shard(hashbrown::HashTable<Box<Record>>);
+
+impl Shard {
+    fn get(&self, id: &SessionId) -> Option<&Record> {
+        self.0.find(id_hash(id), |r| r.id == *id).map(|r| &**r)
+    }
+
+    fn get_mut(&mut self, id: &SessionId) -> Option<&mut Box<Record>> {
+        self.0.find_mut(id_hash(id), |r| r.id == *id)
+    }
+
+    /// Adds `record`; its id must not be here yet.
+    fn insert_new(&mut self, record: Box<Record>) {
+        self.0
+            .insert_unique(id_hash(&record.id), record, |r| id_hash(&r.id));
+    }
+
+    fn remove(&mut self, id: &SessionId) -> Option<Box<Record>> {
+        self.0
+            .find_entry(id_hash(id), |r| r.id == *id)
+            .ok()
+            .map(|entry| entry.remove().0)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Record> {
+        self.0.iter().map(|r| &**r)
+    }
+}
 
 /// The sessions of one subject: usually one, stored inline.
 #[derive(Debug)]
@@ -123,7 +160,7 @@ pub struct MemoryStore {
     /// When a full store last scanned for expired records (ms): at most one scan a second, so
     /// a flood of logins into a full store costs one O(n) scan, not one per login.
     last_full_scan: std::sync::atomic::AtomicI64,
-    records: Vec<RwLock<IdMap<Box<Record>>>>,
+    records: Vec<RwLock<Shard>>,
     subjects: Vec<Mutex<SubjectMap>>,
     subject_hasher: std::hash::RandomState,
     keys: Mutex<HashMap<String, Vec<SigningKey>>>,
@@ -171,21 +208,18 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn record_shard(&self, id: &SessionId) -> Result<&RwLock<IdMap<Box<Record>>>, StoreError> {
+    fn record_shard(&self, id: &SessionId) -> Result<&RwLock<Shard>, StoreError> {
         let first = id.as_bytes().first().copied().unwrap_or(0);
         self.records
             .get(usize::from(first) % SHARDS)
             .ok_or_else(poisoned)
     }
 
-    fn read(&self, id: &SessionId) -> Result<RwLockReadGuard<'_, IdMap<Box<Record>>>, StoreError> {
+    fn read(&self, id: &SessionId) -> Result<RwLockReadGuard<'_, Shard>, StoreError> {
         self.record_shard(id)?.read().map_err(|_| poisoned())
     }
 
-    fn write(
-        &self,
-        id: &SessionId,
-    ) -> Result<RwLockWriteGuard<'_, IdMap<Box<Record>>>, StoreError> {
+    fn write(&self, id: &SessionId) -> Result<RwLockWriteGuard<'_, Shard>, StoreError> {
         self.record_shard(id)?.write().map_err(|_| poisoned())
     }
 
@@ -282,10 +316,10 @@ impl Store for MemoryStore {
             }
         }
         let mut records = self.write(&record.id)?;
-        if records.contains_key(&record.id) {
+        if records.get(&record.id).is_some() {
             return Ok(Created::Collision);
         }
-        records.insert(record.id, Box::new(record.clone()));
+        records.insert_new(Box::new(record.clone()));
         if let (Some(map), Some(s)) = (subjects.as_mut(), &record.subject) {
             index(map, s, record.id);
         }
@@ -294,7 +328,7 @@ impl Store for MemoryStore {
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
-        Ok(self.read(id)?.get(id).map(|r| Record::clone(r)))
+        Ok(self.read(id)?.get(id).cloned())
     }
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
@@ -336,7 +370,7 @@ impl Store for MemoryStore {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(r) = self.read(&id)?.get(&id) {
-                out.push(Record::clone(r));
+                out.push(r.clone());
             }
         }
         Ok(out)

@@ -26,7 +26,7 @@ pub struct Record {
     /// SHA-256 of the current token.
     pub verifier: VerifierHash,
     /// The token this session had before its last rotation, valid until its grace deadline.
-    pub previous: Option<PreviousVerifier>,
+    pub previous: Option<Box<PreviousVerifier>>,
     /// Verifiers rotated out before `previous`, newest first, at most [`MAX_RETIRED`], each with
     /// its own grace deadline: within it a request in flight is still served; after it,
     /// presenting one is treated as theft, like a late `previous`.
@@ -54,7 +54,8 @@ pub struct Record {
     /// Who is using the session, for the user's own session list.
     pub client: ClientInfo,
     /// The device key this session is bound to (W3C DBSC), once the browser registered one.
-    pub device: Option<DeviceBinding>,
+    /// Boxed: most sessions have none, and inline it would add 72 bytes to every record.
+    pub device: Option<Box<DeviceBinding>>,
 }
 
 impl std::fmt::Debug for Record {
@@ -107,6 +108,19 @@ impl Record {
             client: ClientInfo::default(),
             device: None,
         }
+    }
+
+    /// The rotated-out verifiers, newest first: `previous`, then `retired`.
+    pub fn rotated_out(&self) -> impl Iterator<Item = &PreviousVerifier> {
+        self.previous.as_deref().into_iter().chain(&self.retired)
+    }
+
+    /// [`Record::rotated_out`], to change a grace deadline.
+    pub fn rotated_out_mut(&mut self) -> impl Iterator<Item = &mut PreviousVerifier> {
+        self.previous
+            .as_deref_mut()
+            .into_iter()
+            .chain(&mut self.retired)
     }
 
     /// The earliest instant at which this record is dead for sure; stores purge after it.

@@ -164,7 +164,7 @@ pub(crate) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
         record: Record {
             id: SessionId::from_bytes(blob32_at(row, c!("id"))?),
             verifier: VerifierHash::from_bytes(blob32_at(row, c!("verifier"))?),
-            previous,
+            previous: previous.map(Box::new),
             retired: retired_verifiers(row)?,
             subject: get(row, c!("subject"))?,
             created_at: millis(row, c!("created_at"))?,
@@ -314,7 +314,7 @@ pub(crate) fn record_params(r: &Record) -> Result<Params, StoreError> {
         .map(serde_json::to_string)
         .transpose()
         .map_err(|_| StoreError::Corrupt("a device binding is not serialisable".into()))?;
-    let prev = r.previous;
+    let prev = r.previous.as_deref().copied();
     let prev_elevation = prev.and_then(|p| p.elevation);
     Ok(vec![
         (":id", Box::new(r.id.as_bytes().to_vec())),

@@ -174,12 +174,12 @@ fn records() -> Vec<(tessera_core::SessionId, Vec<u8>)> {
         .map(|i| {
             let token = Token::generate().unwrap();
             let mut r = tessera_core::Record::new(&token, Some(&format!("user{i}")), now, now, now);
-            r.previous = Some(tessera_core::record::PreviousVerifier {
+            r.previous = Some(Box::new(tessera_core::record::PreviousVerifier {
                 verifier: Token::generate().unwrap().verifier_hash(),
                 grace_until: now,
                 elevation: None,
                 auth_time: Some(now),
-            });
+            }));
             r.data.insert(
                 "_csrf".into(),
                 serde_json::Value::String(Token::generate().unwrap().expose()),

@@ -140,7 +140,7 @@ pub async fn create_is_insert_if_absent<S: Store>(store: Arc<S>) {
 pub async fn record_round_trips<S: Store>(store: Arc<S>) {
     let at = now();
     let (old, mut record) = sample_record(Some("ünïcode \"subject\" 'quoted'"), at);
-    record.previous = Some(PreviousVerifier {
+    record.previous = Some(Box::new(PreviousVerifier {
         verifier: old.with_new_verifier().unwrap().verifier_hash(),
         grace_until: at.plus(Duration::from_secs(5)),
         elevation: Some(Elevation {
@@ -148,7 +148,7 @@ pub async fn record_round_trips<S: Store>(store: Arc<S>) {
             until: at.plus(Duration::from_secs(60)),
         }),
         auth_time: Some(at.plus(Duration::from_secs(2))),
-    });
+    }));
     record.retired = vec![
         PreviousVerifier {
             verifier: Token::generate().unwrap().verifier_hash(),

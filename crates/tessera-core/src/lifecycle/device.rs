@@ -87,7 +87,7 @@ impl<S: Store> Engine<S> {
                 if record.device.is_some() {
                     return Err(Error::DeviceAlreadyBound);
                 }
-                record.device = Some(DeviceBinding {
+                record.device = Some(Box::new(DeviceBinding {
                     algorithm: key.algorithm,
                     public_key: key.canonical.clone(),
                     thumbprint: thumbprint.clone(),
@@ -95,7 +95,7 @@ impl<S: Store> Engine<S> {
                     token_until: now.plus(lifetime),
                     // Refresh challenges are another step; none is spent yet.
                     spent_until: Timestamp::from_millis(i64::MIN),
-                });
+                }));
                 Ok(())
             },
             EventKind::DeviceBound,
@@ -167,11 +167,11 @@ impl<S: Store> Engine<S> {
             }
             let policy = &self.inner.policy;
             let mut record = self.rotated(&old, &new_token, now);
-            record.device = Some(DeviceBinding {
+            record.device = Some(Box::new(DeviceBinding {
                 token_until: now.plus(policy.device_bound_lifetime()),
                 spent_until: issued,
-                ..binding
-            });
+                ..*binding
+            }));
             record.last_seen = now;
             record.idle_deadline = now
                 .plus(policy.idle_timeout())

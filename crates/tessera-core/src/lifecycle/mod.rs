@@ -472,8 +472,7 @@ impl<S: Store> Engine<S> {
         }
         // Every rotated-out token keeps its own grace deadline, so two quick rotations do not
         // cut short the grace of the first one's token.
-        let rotated_out = record.previous.iter().chain(record.retired.iter());
-        match rotated_out.into_iter().find(|p| p.verifier == presented) {
+        match record.rotated_out().find(|p| p.verifier == presented) {
             Some(p) if now < p.grace_until => Verdict::InGrace(*p),
             Some(_) => Verdict::Theft,
             None => Verdict::Unknown,

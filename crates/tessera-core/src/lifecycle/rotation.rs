@@ -99,14 +99,14 @@ impl<S: Store> Engine<S> {
         if let Some(device) = &old.device {
             grace_until = grace_until.min(device.token_until);
         }
-        record.previous = Some(PreviousVerifier {
+        record.previous = Some(Box::new(PreviousVerifier {
             verifier: old.verifier,
             grace_until,
             elevation: old.elevation,
             auth_time: old.auth_time,
-        });
-        if let Some(before) = old.previous {
-            record.retired.insert(0, before);
+        }));
+        if let Some(before) = old.previous.as_deref() {
+            record.retired.insert(0, *before);
             record.retired.truncate(crate::record::MAX_RETIRED);
         }
         record.version = old.version.saturating_add(1);
@@ -161,11 +161,7 @@ impl<S: Store> Engine<S> {
         let mut backoff = Duration::from_millis(200);
         for _ in 0..8 {
             // The rotated-out token may have moved to `retired` by a later rotation.
-            let rotated_out = record
-                .previous
-                .iter_mut()
-                .chain(record.retired.iter_mut())
-                .find(|p| p.verifier == old);
+            let rotated_out = record.rotated_out_mut().find(|p| p.verifier == old);
             let Some(p) = rotated_out else {
                 return;
             };

@@ -281,13 +281,8 @@ impl<S: Store> Engine<S> {
             let Some(record) = record else {
                 return Retried::Ended;
             };
-            let known = std::iter::once(&record.verifier).chain(
-                record
-                    .previous
-                    .iter()
-                    .chain(record.retired.iter())
-                    .map(|p| &p.verifier),
-            );
+            let known =
+                std::iter::once(&record.verifier).chain(record.rotated_out().map(|p| &p.verifier));
             let matched = known.into_iter().any(|k| verifiers.iter().any(|v| v == k));
             if !matched {
                 return Retried::NoMatch;
