@@ -31,6 +31,10 @@
 #   --seed-direct      Tessera targets sign their sessions in straight through the engine
 #                      (`bench-server --seed`), not over HTTP: the way to 1M sessions for scale
 #                      runs (RSS per session is not measured then)
+#   --renewal-throttle SECS
+#                      Tessera targets renew a session's idle deadline (a store write) only when
+#                      its last renewal is this old (default: the policy's 60 s); a scale run
+#                      whose seeding outlasts 60 s otherwise renews on nearly every request
 #   --results FILE     also copy the raw result rows to FILE
 #
 # A full run (all six targets measured) replaces the section of docs/benchmarks.md between
@@ -55,6 +59,7 @@ WRITE=auto
 FLEET=0
 RESULTS_OUT=""
 SEED_DIRECT=0
+RENEWAL_THROTTLE=""
 
 die() { echo "bench: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
@@ -71,6 +76,7 @@ while [[ $# -gt 0 ]]; do
         --fleet) FLEET=1; shift ;;
         --seed-direct) SEED_DIRECT=1; shift ;;
         --results) RESULTS_OUT="${2:?--results needs a file}"; shift 2 ;;
+        --renewal-throttle) RENEWAL_THROTTLE="${2:?}"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -386,6 +392,9 @@ for target in "${TARGETS[@]}"; do
     if (( SEED_DIRECT )) && [[ "$target" == tessera-* ]]; then
         cmd+=(--seed "$SESSIONS" --seed-cookies "$cookies")
         seeded=1
+    fi
+    if [[ -n "${RENEWAL_THROTTLE:-}" && "$target" == tessera-* ]]; then
+        cmd+=(--renewal-throttle "$RENEWAL_THROTTLE")
     fi
     bin="${cmd[0]}"
     if [[ "$target" == tessera-* ]]; then
