@@ -52,6 +52,27 @@ impl Server {
             .unwrap()
             .status()
     }
+
+    /// A relayed refresh request: the session's identifier, and a proof when answering.
+    async fn refresh(&self, identifier: &str, proof: Option<&str>) -> Value {
+        let mut body = json!({"session_identifier": identifier});
+        if let Some(proof) = proof {
+            body["proof"] = json!(proof);
+        }
+        self.post("/v1/device/refresh", body).await.1
+    }
+
+    /// The challenge of a first refresh request (403 with `Secure-Session-Challenge`).
+    async fn refresh_challenge(&self, identifier: &str) -> String {
+        let first = self.refresh(identifier, None).await;
+        assert_eq!(first["status"], 403, "{first}");
+        header(&first, "secure-session-challenge")
+            .unwrap()
+            .split('"')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    }
 }
 
 /// The answer's header `name`, if any.
@@ -140,32 +161,15 @@ async fn an_app_in_any_language_binds_and_refreshes_through_the_service() {
     );
 
     // Refresh: first a challenge, then the proof.
-    let (_, first) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier}),
-        )
-        .await;
-    assert_eq!(first["status"], 403, "{first}");
-    let challenge = header(&first, "secure-session-challenge")
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    let (_, stolen) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier, "proof": DeviceClient::es256().unwrap().refresh_proof(&challenge)}),
-        )
+    let challenge = s.refresh_challenge(&identifier).await;
+    let thief = DeviceClient::es256().unwrap();
+    let stolen = s
+        .refresh(&identifier, Some(&thief.refresh_proof(&challenge)))
         .await;
     assert_eq!(stolen["status"], 403, "another key is refused: {stolen}");
     assert!(header(&stolen, "set-cookie").is_none());
-    let (_, fresh) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier, "proof": device.refresh_proof(&challenge)}),
-        )
+    let fresh = s
+        .refresh(&identifier, Some(&device.refresh_proof(&challenge)))
         .await;
     assert_eq!(fresh["status"], 200, "{fresh}");
     let (renewed, _) = bound(&fresh);
@@ -177,12 +181,7 @@ async fn an_app_in_any_language_binds_and_refreshes_through_the_service() {
         .post("/v1/sessions/logout", json!({"token": renewed}))
         .await;
     assert_eq!(st, StatusCode::OK);
-    let (_, over) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier}),
-        )
-        .await;
+    let over = s.refresh(&identifier, None).await;
     assert_eq!(over["status"], 200);
     assert_eq!(over["body"]["continue"], false);
     assert_ne!(s.forward(&renewed).await, StatusCode::OK);
@@ -249,23 +248,9 @@ async fn an_offered_authorization_is_required_and_a_copied_bound_cookie_dies_at_
     s.harness.clock.advance(Duration::from_secs(1));
     assert_eq!(s.forward(&token).await, StatusCode::UNAUTHORIZED);
     // The device's key brings the session back.
-    let (_, first) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier}),
-        )
-        .await;
-    let challenge = header(&first, "secure-session-challenge")
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    let (_, fresh) = s
-        .post(
-            "/v1/device/refresh",
-            json!({"session_identifier": identifier, "proof": device.refresh_proof(&challenge)}),
-        )
+    let challenge = s.refresh_challenge(&identifier).await;
+    let fresh = s
+        .refresh(&identifier, Some(&device.refresh_proof(&challenge)))
         .await;
     assert_eq!(fresh["status"], 200, "{fresh}");
     let (renewed, _) = bound(&fresh);
