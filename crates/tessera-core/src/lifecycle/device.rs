@@ -6,21 +6,21 @@
 //! asking for challenges cannot evict the browser's, and a challenge of one session never
 //! verifies for another. A registration challenge also seals the offer's `authorization` value
 //! (its SHA-256), so the proof must carry exactly the value offered, or none if none was.
-//! Challenges are single use all the same: a registration succeeds once per session (a bound session refuses another key), and a refresh records the issue instant of
-//! the challenge it spent in the same conditional write that rotates the token, so a challenge
-//! issued at or before it is refused, even by a racing request. (Servers of a fleet are assumed
-//! to agree on the time within seconds: a challenge from a server whose clock is behind the one
-//! that issued the last spent challenge is refused until its clock passes it, and the browser
-//! simply gets a new challenge.)
+//! Challenges are single use all the same: a registration succeeds once per session (a bound
+//! session refuses another key), and a refresh records the issue instant of the challenge it
+//! spent in the same conditional write that rotates the token, so a challenge issued at or
+//! before it is refused, even by a racing request. (Servers of a fleet are assumed to agree on
+//! the time within seconds: a challenge from a server whose clock is behind the one that issued
+//! the last spent challenge is refused until its clock passes it, and the browser simply gets a
+//! new challenge.)
 
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-
-use crate::clock::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Timestamp;
 use crate::device::{proof, DeviceAuthorization, DeviceBinding, ProofError};
 use crate::error::Error;
 use crate::event::EventKind;
