@@ -14,7 +14,7 @@
 //! sees every create acknowledged before it began.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -127,27 +127,45 @@ impl Ids {
 /// outlives the subject's sessions (it must not go back to 0), so it is kept apart from the ids.
 #[derive(Debug, Default)]
 struct SubjectMap {
-    ids: HashMap<Box<str>, Ids>,
+    /// Each subject's session ids under a keyed 64-bit hash of the subject ([`Self::key`]), so
+    /// the subject's text is not held a second time (the records hold it). Subjects whose hashes
+    /// collide share an entry: every reader filters by the records' own subject.
+    ids: HashMap<u64, Ids>,
     epochs: HashMap<Box<str>, u64>,
+    keys: RandomState,
 }
 
 impl SubjectMap {
     fn epoch(&self, subject: &str) -> u64 {
         self.epochs.get(subject).copied().unwrap_or(0)
     }
+
+    fn key(&self, subject: &str) -> u64 {
+        self.keys.hash_one(subject)
+    }
+
+    /// The ids indexed under `subject`'s key; some may belong to a colliding subject.
+    fn ids_of(&self, subject: &str) -> Vec<SessionId> {
+        self.ids
+            .get(&self.key(subject))
+            .map(Ids::to_vec)
+            .unwrap_or_default()
+    }
 }
 
 fn unindex(map: &mut SubjectMap, subject: &str, id: &SessionId) {
-    if map.ids.get_mut(subject).is_some_and(|ids| ids.remove(id)) {
-        map.ids.remove(subject);
+    let key = map.key(subject);
+    if map.ids.get_mut(&key).is_some_and(|ids| ids.remove(id)) {
+        map.ids.remove(&key);
     }
 }
 
 fn index(map: &mut SubjectMap, subject: &str, id: SessionId) {
-    match map.ids.get_mut(subject) {
+    let key = map.key(subject);
+    match map.ids.get_mut(&key) {
         Some(ids) => ids.insert(id),
         None => {
-            map.ids.insert(subject.into(), Ids::One(id));
+            map.ids.insert(key, Ids::One(id));
         }
     }
 }
@@ -162,7 +180,7 @@ pub struct MemoryStore {
     last_full_scan: std::sync::atomic::AtomicI64,
     records: Vec<RwLock<Shard>>,
     subjects: Vec<Mutex<SubjectMap>>,
-    subject_hasher: std::hash::RandomState,
+    subject_hasher: RandomState,
     keys: Mutex<HashMap<String, Vec<SigningKey>>>,
 }
 
@@ -193,7 +211,7 @@ impl MemoryStore {
             last_full_scan: std::sync::atomic::AtomicI64::new(i64::MIN),
             records: (0..SHARDS).map(|_| RwLock::default()).collect(),
             subjects: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            subject_hasher: std::hash::RandomState::new(),
+            subject_hasher: RandomState::new(),
             keys: Mutex::default(),
         }
     }
@@ -363,14 +381,12 @@ impl Store for MemoryStore {
     }
 
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
-        let ids = match self.subject_shard(subject)?.ids.get(subject) {
-            Some(ids) => ids.to_vec(),
-            None => return Ok(Vec::new()),
-        };
+        let ids = self.subject_shard(subject)?.ids_of(subject);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(r) = self.read(&id)?.get(&id) {
-                out.push(r.clone());
+            match self.read(&id)?.get(&id) {
+                Some(r) if r.subject.as_deref() == Some(subject) => out.push(r.clone()),
+                _ => {}
             }
         }
         Ok(out)
@@ -384,22 +400,21 @@ impl Store for MemoryStore {
         let mut subjects = self.subject_shard(subject)?;
         let next = subjects.epoch(subject).saturating_add(1);
         subjects.epochs.insert(subject.into(), next);
-        let ids: Vec<SessionId> = subjects
-            .ids
-            .get(subject)
-            .map(|ids| {
-                ids.to_vec()
-                    .into_iter()
-                    .filter(|id| Some(id) != except)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let ids = subjects.ids_of(subject);
         let mut removed = Vec::with_capacity(ids.len());
-        for id in ids {
-            if self.write(&id)?.remove(&id).is_some() {
-                removed.push(id);
-                self.len.fetch_sub(1, Ordering::SeqCst);
+        for id in ids.into_iter().filter(|id| Some(id) != except) {
+            let mut records = self.write(&id)?;
+            match records.get(&id) {
+                // Another subject's session under the same key: not this revocation's.
+                Some(r) if r.subject.as_deref() != Some(subject) => continue,
+                Some(_) => {
+                    records.remove(&id);
+                    removed.push(id);
+                    self.len.fetch_sub(1, Ordering::SeqCst);
+                }
+                None => {}
             }
+            drop(records);
             unindex(&mut subjects, subject, &id);
         }
         Ok(removed)
