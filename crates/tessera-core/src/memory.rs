@@ -448,3 +448,45 @@ impl Store for MemoryStore {
         self.purge(now, limit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::token::Token;
+
+    fn record(subject: &str) -> Record {
+        let token = Token::generate().unwrap();
+        let at = Timestamp::from_millis(1_700_000_000_000);
+        let until = Timestamp::from_millis(1_800_000_000_000);
+        Record::new(&token, Some(subject), at, until, until)
+    }
+
+    /// Two subjects whose index keys collide share an entry; neither's listing or revoke-all
+    /// may reach the other's sessions. (A keyed 64-bit hash makes a real collision unreachable,
+    /// so the test puts bob's session under alice's key by hand.)
+    #[tokio::test]
+    async fn a_colliding_subject_is_neither_listed_nor_revoked() {
+        let store = MemoryStore::new();
+        let (alice, bob) = (record("alice"), record("bob"));
+        for r in [&alice, &bob] {
+            assert_eq!(store.create(r, None).await.unwrap(), Created::Inserted);
+        }
+        {
+            let mut map = store.subject_shard("alice").unwrap();
+            let key = map.key("alice");
+            map.ids.get_mut(&key).unwrap().insert(bob.id);
+        }
+        let listed = store.list_by_subject("alice").await.unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [alice.id]);
+        let removed = store.delete_by_subject("alice", None).await.unwrap();
+        assert_eq!(removed, [alice.id]);
+        assert!(
+            store.load(&bob.id).await.unwrap().is_some(),
+            "bob's session survives"
+        );
+        assert_eq!(store.list_by_subject("bob").await.unwrap().len(), 1);
+        assert_eq!(store.len(), 1);
+    }
+}
