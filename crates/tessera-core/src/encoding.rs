@@ -11,7 +11,7 @@
 
 use crate::clock::Timestamp;
 use crate::device::DeviceBinding;
-use crate::record::{ClientInfo, Elevation, PreviousVerifier, Record};
+use crate::record::{ClientInfo, Elevation, IpPrefix, PreviousVerifier, Record};
 use crate::store::StoreError;
 use crate::token::{SessionId, VerifierHash};
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ struct Stored<'a> {
     #[serde(default)]
     ua: Option<Cow<'a, str>>,
     #[serde(default)]
-    ip: Option<Cow<'a, str>>,
+    ip: Option<IpPrefix>,
     // Last, and left out when unbound: a server of the previous build reads an unbound record
     // (its array is one element shorter) and refuses a bound one as corrupt (fails closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,7 +166,7 @@ fn from_record(r: &Record) -> Stored<'_> {
         v: r.version,
         d: Cow::Borrowed(&r.data),
         ua: r.client.user_agent.as_deref().map(Cow::Borrowed),
-        ip: r.client.ip_prefix.as_deref().map(Cow::Borrowed),
+        ip: r.client.ip_prefix,
         dev: r.device.as_deref().map(Cow::Borrowed),
     }
 }
@@ -200,7 +200,7 @@ pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
         verifier: VerifierHash::from_bytes(s.ver),
         previous: s.prev.map(|p| Box::new(prev_in(p))),
         retired: s.ret.into_iter().map(prev_in).collect(),
-        subject: s.sub.map(Cow::into_owned),
+        subject: s.sub.map(Box::from),
         created_at: Timestamp::from_millis(s.ca),
         last_seen: Timestamp::from_millis(s.ls),
         idle_deadline: Timestamp::from_millis(s.idl),
@@ -212,7 +212,7 @@ pub fn decode(id: &SessionId, bytes: &[u8]) -> Result<Record, StoreError> {
         data: s.d.into_owned(),
         client: ClientInfo {
             user_agent: s.ua.map(Cow::into_owned),
-            ip_prefix: s.ip.map(Cow::into_owned),
+            ip_prefix: s.ip,
         },
         device: s.dev.map(|d| Box::new(d.into_owned())),
     })

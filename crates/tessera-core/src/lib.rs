@@ -61,7 +61,7 @@ pub use lifecycle::{
 };
 pub use memory::MemoryStore;
 pub use policy::{Policy, PolicyError};
-pub use record::{ClientInfo, Record};
+pub use record::{ClientInfo, IpPrefix, Record};
 pub use store::{Created, OutageLog, Store, StoreError, Updated};
 pub use token::{SessionId, SessionRef, Token, TokenError};
 

@@ -13,7 +13,7 @@
 //! shard while it inserts, and `delete_by_subject` holds it while it deletes, so a revoke-all
 //! sees every create acknowledged before it began.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -28,31 +28,42 @@ use crate::token::SessionId;
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 const SHARDS: usize = 16;
 
-/// Hashes a [`SessionId`] by folding its bytes. A session id is already a SHA-256 output that
-/// no client can steer (it is the hash of a secret selector), so running SipHash over it again
-/// only costs time, on every lookup and on every rehash.
+/// Passes a `u64` through as its own hash. Every key hashed with it is already a hash no client
+/// can steer: a session id's first eight bytes ([`id_hash`]) or a keyed hash of a subject
+/// ([`SubjectMap::key`]), so hashing it again only costs time, on every lookup and rehash.
 #[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
+struct PassThrough(u64);
 
-impl Hasher for IdHasher {
+impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
-            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        // Only `write_u64` is used; fold anything else rather than drop it.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
-/// The hash of a session id in the record tables.
+type PassThroughMap<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+/// The hash of a session id: its first eight bytes. A session id is a SHA-256 output of a
+/// secret selector, so these bytes are uniform and no client can aim them at a bucket.
 fn id_hash(id: &SessionId) -> u64 {
-    let mut hasher = IdHasher::default();
-    hasher.write(id.as_bytes());
-    hasher.finish()
+    let [a, b, c, d, e, f, g, h, ..] = *id.as_bytes();
+    u64::from_le_bytes([a, b, c, d, e, f, g, h])
+}
+
+/// The record shard of a session id hash: bits the tables themselves do not use (they index
+/// buckets with the low bits and tag them with the top seven).
+fn shard_of(hash: u64) -> usize {
+    usize::try_from((hash >> 32) % SHARDS as u64).unwrap_or(0)
 }
 
 /// One shard's records, keyed by their own `id`.
@@ -62,6 +73,11 @@ struct Shard(hashbrown::HashTable<Box<Record>>);
 impl Shard {
     fn get(&self, id: &SessionId) -> Option<&Record> {
         self.0.find(id_hash(id), |r| r.id == *id).map(|r| &**r)
+    }
+
+    /// The records whose id hashes to `hash` (in practice one at most).
+    fn with_hash(&self, hash: u64) -> impl Iterator<Item = &Record> {
+        self.0.iter_hash(hash).map(|r| &**r)
     }
 
     fn get_mut(&mut self, id: &SessionId) -> Option<&mut Box<Record>> {
@@ -86,39 +102,48 @@ impl Shard {
     }
 }
 
-/// The sessions of one subject: usually one, stored inline.
+/// The sessions of one subject, as their [`id_hash`]es: usually one, stored inline. Two ids of
+/// one subject sharing a hash (a 64-bit collision of SHA-256 outputs) are counted, not merged,
+/// so removing one leaves the other indexed.
 #[derive(Debug)]
 enum Ids {
-    One(SessionId),
-    Many(HashSet<SessionId, BuildHasherDefault<IdHasher>>),
+    One(u64),
+    Many(Box<PassThroughMap<u32>>),
 }
 
 impl Ids {
-    fn insert(&mut self, id: SessionId) {
+    fn insert(&mut self, hash: u64) {
         match self {
-            Ids::One(existing) if *existing == id => {}
-            Ids::One(existing) => *self = Ids::Many([*existing, id].into_iter().collect()),
-            Ids::Many(set) => {
-                set.insert(id);
+            Ids::One(existing) => {
+                let mut many = PassThroughMap::default();
+                many.insert(*existing, 1);
+                *many.entry(hash).or_insert(0) += 1;
+                *self = Ids::Many(Box::new(many));
             }
+            Ids::Many(set) => *set.entry(hash).or_insert(0) += 1,
         }
     }
 
-    /// Removes `id`; true when no id is left.
-    fn remove(&mut self, id: &SessionId) -> bool {
+    /// Removes one `hash`; true when no id is left.
+    fn remove(&mut self, hash: u64) -> bool {
         match self {
-            Ids::One(existing) => existing == id,
+            Ids::One(existing) => *existing == hash,
             Ids::Many(set) => {
-                set.remove(id);
+                if let Some(n) = set.get_mut(&hash) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        set.remove(&hash);
+                    }
+                }
                 set.is_empty()
             }
         }
     }
 
-    fn to_vec(&self) -> Vec<SessionId> {
+    fn to_vec(&self) -> Vec<u64> {
         match self {
-            Ids::One(id) => vec![*id],
-            Ids::Many(set) => set.iter().copied().collect(),
+            Ids::One(hash) => vec![*hash],
+            Ids::Many(set) => set.keys().copied().collect(),
         }
     }
 }
@@ -127,10 +152,11 @@ impl Ids {
 /// outlives the subject's sessions (it must not go back to 0), so it is kept apart from the ids.
 #[derive(Debug, Default)]
 struct SubjectMap {
-    /// Each subject's session ids under a keyed 64-bit hash of the subject ([`Self::key`]), so
-    /// the subject's text is not held a second time (the records hold it). Subjects whose hashes
-    /// collide share an entry: every reader filters by the records' own subject.
-    ids: HashMap<u64, Ids>,
+    /// Each subject's session id hashes under a keyed 64-bit hash of the subject
+    /// ([`Self::key`]), so neither the subject's text nor the 32-byte ids are held a second
+    /// time (the records hold them). Subjects whose keys collide share an entry, and an id hash
+    /// may match a record of another subject: every reader filters by the records' own subject.
+    ids: PassThroughMap<Ids>,
     epochs: HashMap<Box<str>, u64>,
     keys: RandomState,
 }
@@ -144,8 +170,8 @@ impl SubjectMap {
         self.keys.hash_one(subject)
     }
 
-    /// The ids indexed under `subject`'s key; some may belong to a colliding subject.
-    fn ids_of(&self, subject: &str) -> Vec<SessionId> {
+    /// The id hashes indexed under `subject`'s key; some may be a colliding subject's.
+    fn ids_of(&self, subject: &str) -> Vec<u64> {
         self.ids
             .get(&self.key(subject))
             .map(Ids::to_vec)
@@ -155,17 +181,21 @@ impl SubjectMap {
 
 fn unindex(map: &mut SubjectMap, subject: &str, id: &SessionId) {
     let key = map.key(subject);
-    if map.ids.get_mut(&key).is_some_and(|ids| ids.remove(id)) {
+    if map
+        .ids
+        .get_mut(&key)
+        .is_some_and(|ids| ids.remove(id_hash(id)))
+    {
         map.ids.remove(&key);
     }
 }
 
-fn index(map: &mut SubjectMap, subject: &str, id: SessionId) {
+fn index(map: &mut SubjectMap, subject: &str, id: &SessionId) {
     let key = map.key(subject);
     match map.ids.get_mut(&key) {
-        Some(ids) => ids.insert(id),
+        Some(ids) => ids.insert(id_hash(id)),
         None => {
-            map.ids.insert(key, Ids::One(id));
+            map.ids.insert(key, Ids::One(id_hash(id)));
         }
     }
 }
@@ -226,19 +256,22 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn record_shard(&self, id: &SessionId) -> Result<&RwLock<Shard>, StoreError> {
-        let first = id.as_bytes().first().copied().unwrap_or(0);
-        self.records
-            .get(usize::from(first) % SHARDS)
-            .ok_or_else(poisoned)
+    fn record_shard(&self, hash: u64) -> Result<&RwLock<Shard>, StoreError> {
+        self.records.get(shard_of(hash)).ok_or_else(poisoned)
     }
 
     fn read(&self, id: &SessionId) -> Result<RwLockReadGuard<'_, Shard>, StoreError> {
-        self.record_shard(id)?.read().map_err(|_| poisoned())
+        self.read_hash(id_hash(id))
+    }
+
+    fn read_hash(&self, hash: u64) -> Result<RwLockReadGuard<'_, Shard>, StoreError> {
+        self.record_shard(hash)?.read().map_err(|_| poisoned())
     }
 
     fn write(&self, id: &SessionId) -> Result<RwLockWriteGuard<'_, Shard>, StoreError> {
-        self.record_shard(id)?.write().map_err(|_| poisoned())
+        self.record_shard(id_hash(id))?
+            .write()
+            .map_err(|_| poisoned())
     }
 
     fn subject_shard(&self, subject: &str) -> Result<MutexGuard<'_, SubjectMap>, StoreError> {
@@ -339,7 +372,7 @@ impl Store for MemoryStore {
         }
         records.insert_new(Box::new(record.clone()));
         if let (Some(map), Some(s)) = (subjects.as_mut(), &record.subject) {
-            index(map, s, record.id);
+            index(map, s, &record.id);
         }
         self.len.fetch_add(1, Ordering::SeqCst);
         Ok(Created::Inserted)
@@ -366,7 +399,7 @@ impl Store for MemoryStore {
                 unindex(&mut *self.subject_shard(old)?, old, &record.id);
             }
             if let Some(new) = &record.subject {
-                index(&mut *self.subject_shard(new)?, new, record.id);
+                index(&mut *self.subject_shard(new)?, new, &record.id);
             }
         }
         Ok(Updated::Written)
@@ -381,13 +414,15 @@ impl Store for MemoryStore {
     }
 
     async fn list_by_subject(&self, subject: &str) -> Result<Vec<Record>, StoreError> {
-        let ids = self.subject_shard(subject)?.ids_of(subject);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.read(&id)?.get(&id) {
-                Some(r) if r.subject.as_deref() == Some(subject) => out.push(r.clone()),
-                _ => {}
-            }
+        let hashes = self.subject_shard(subject)?.ids_of(subject);
+        let mut out = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            out.extend(
+                self.read_hash(hash)?
+                    .with_hash(hash)
+                    .filter(|r| r.subject.as_deref() == Some(subject))
+                    .cloned(),
+            );
         }
         Ok(out)
     }
@@ -400,22 +435,22 @@ impl Store for MemoryStore {
         let mut subjects = self.subject_shard(subject)?;
         let next = subjects.epoch(subject).saturating_add(1);
         subjects.epochs.insert(subject.into(), next);
-        let ids = subjects.ids_of(subject);
-        let mut removed = Vec::with_capacity(ids.len());
-        for id in ids.into_iter().filter(|id| Some(id) != except) {
-            let mut records = self.write(&id)?;
-            match records.get(&id) {
-                // Another subject's session under the same key: not this revocation's.
-                Some(r) if r.subject.as_deref() != Some(subject) => continue,
-                Some(_) => {
-                    records.remove(&id);
-                    removed.push(id);
-                    self.len.fetch_sub(1, Ordering::SeqCst);
-                }
-                None => {}
+        let hashes = subjects.ids_of(subject);
+        let mut removed = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            let mut records = self.record_shard(hash)?.write().map_err(|_| poisoned())?;
+            // Another subject's session under the same key or id hash is not this revocation's.
+            let ids: Vec<SessionId> = records
+                .with_hash(hash)
+                .filter(|r| r.subject.as_deref() == Some(subject) && Some(&r.id) != except)
+                .map(|r| r.id)
+                .collect();
+            for id in ids {
+                records.remove(&id);
+                removed.push(id);
+                self.len.fetch_sub(1, Ordering::SeqCst);
+                unindex(&mut subjects, subject, &id);
             }
-            drop(records);
-            unindex(&mut subjects, subject, &id);
         }
         Ok(removed)
     }
@@ -476,7 +511,7 @@ mod tests {
         {
             let mut map = store.subject_shard("alice").unwrap();
             let key = map.key("alice");
-            map.ids.get_mut(&key).unwrap().insert(bob.id);
+            map.ids.get_mut(&key).unwrap().insert(id_hash(&bob.id));
         }
         let listed = store.list_by_subject("alice").await.unwrap();
         assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [alice.id]);
@@ -488,5 +523,34 @@ mod tests {
         );
         assert_eq!(store.list_by_subject("bob").await.unwrap().len(), 1);
         assert_eq!(store.len(), 1);
+    }
+
+    /// The index holds id hashes (the ids' first eight bytes). Two sessions of one subject
+    /// whose ids share them are both listed, and signing one out leaves the other indexed, so
+    /// a later revoke-all still reaches it.
+    #[tokio::test]
+    async fn sessions_sharing_an_id_hash_are_indexed_apart() {
+        let store = MemoryStore::new();
+        let first = record("alice");
+        let mut bytes = *first.id.as_bytes();
+        bytes[31] ^= 0xff;
+        let second = Record {
+            id: SessionId::from_bytes(bytes),
+            ..record("alice")
+        };
+        assert_eq!(id_hash(&first.id), id_hash(&second.id));
+        for r in [&first, &second] {
+            assert_eq!(store.create(r, None).await.unwrap(), Created::Inserted);
+        }
+        assert_eq!(store.list_by_subject("alice").await.unwrap().len(), 2);
+        assert!(store.delete(&first.id).await.unwrap());
+        let listed = store.list_by_subject("alice").await.unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [second.id]);
+        assert_eq!(
+            store.delete_by_subject("alice", None).await.unwrap(),
+            [second.id]
+        );
+        assert!(store.is_empty());
+        assert!(store.subject_shard("alice").unwrap().ids.is_empty());
     }
 }

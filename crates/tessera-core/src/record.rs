@@ -31,8 +31,9 @@ pub struct Record {
     /// its own grace deadline: within it a request in flight is still served; after it,
     /// presenting one is treated as theft, like a late `previous`.
     pub retired: Vec<PreviousVerifier>,
-    /// Who the session belongs to; `None` for an anonymous (pre-login) session.
-    pub subject: Option<String>,
+    /// Who the session belongs to; `None` for an anonymous (pre-login) session. A `Box<str>`,
+    /// not a `String`: it never grows, and every session in a memory store carries it.
+    pub subject: Option<Box<str>>,
     /// When the session was created.
     pub created_at: Timestamp,
     /// Last renewal of the idle deadline (throttled, so at most that stale).
@@ -95,7 +96,7 @@ impl Record {
             verifier: token.verifier_hash(),
             previous: None,
             retired: Vec::new(),
-            subject: subject.map(str::to_owned),
+            subject: subject.map(Box::from),
             created_at: now,
             last_seen: now,
             idle_deadline,
@@ -169,7 +170,128 @@ pub struct ClientInfo {
     /// The `User-Agent`, cut to 256 bytes.
     pub user_agent: Option<String>,
     /// The client address reduced to /24 (IPv4) or /48 (IPv6).
-    pub ip_prefix: Option<String>,
+    pub ip_prefix: Option<IpPrefix>,
+}
+
+/// A client address reduced to its network: /24 for IPv4, /48 for IPv6. The host part is
+/// never kept. Held as eight inline bytes rather than as text, because every session has one;
+/// its text form (`203.0.113.0/24`, `2001:db8:1::/48`) is what stores and screens show.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpPrefix {
+    /// The first three octets of an IPv4 address.
+    V4([u8; 3]),
+    /// The first three segments of an IPv6 address.
+    V6([u16; 3]),
+}
+
+impl IpPrefix {
+    /// The prefix `ip` belongs to.
+    pub fn of(ip: std::net::IpAddr) -> Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                Self::V4([a, b, c])
+            }
+            std::net::IpAddr::V6(v6) => {
+                let [a, b, c, ..] = v6.segments();
+                Self::V6([a, b, c])
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::V4([a, b, c]) => write!(f, "{a}.{b}.{c}.0/24"),
+            Self::V6([a, b, c]) => write!(f, "{a:x}:{b:x}:{c:x}::/48"),
+        }
+    }
+}
+
+impl std::fmt::Debug for IpPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IpPrefix({self})")
+    }
+}
+
+/// A text that is not an address prefix in the form [`IpPrefix`] writes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("not an address prefix (expected a.b.c.0/24 or x:y:z::/48)")]
+pub struct InvalidIpPrefix;
+
+impl std::str::FromStr for IpPrefix {
+    type Err = InvalidIpPrefix;
+
+    /// Reads exactly the form [`Display`](std::fmt::Display) writes, nothing looser: no host
+    /// part, no other length, no leading zeros or capitals. (Parsed by hand: a decode reads
+    /// one per record, and formatting the result to compare it would allocate.)
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        /// Three numbers in `radix` separated by `sep`, each 1 to `max_len` digits, no
+        /// leading zero.
+        fn three(text: &str, sep: u8, radix: u32, max_len: usize) -> Option<[u32; 3]> {
+            let (mut out, mut at, mut len) = ([0u32; 3], 0usize, 0usize);
+            for b in text.bytes() {
+                if b == sep && len > 0 {
+                    (at, len) = (at + 1, 0);
+                    continue;
+                }
+                let digit = u32::from(match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => return None,
+                });
+                let slot = out.get_mut(at)?;
+                if digit >= radix || len == max_len || (len == 1 && *slot == 0) {
+                    return None;
+                }
+                (*slot, len) = (*slot * radix + digit, len + 1);
+            }
+            (at == 2 && len > 0).then_some(out)
+        }
+        let prefix = if let Some(v4) = text.strip_suffix(".0/24") {
+            three(v4, b'.', 10, 3).and_then(|[a, b, c]| {
+                Some(Self::V4([
+                    u8::try_from(a).ok()?,
+                    u8::try_from(b).ok()?,
+                    u8::try_from(c).ok()?,
+                ]))
+            })
+        } else if let Some(v6) = text.strip_suffix("::/48") {
+            three(v6, b':', 16, 4).and_then(|[a, b, c]| {
+                Some(Self::V6([
+                    u16::try_from(a).ok()?,
+                    u16::try_from(b).ok()?,
+                    u16::try_from(c).ok()?,
+                ]))
+            })
+        } else {
+            None
+        };
+        prefix.ok_or(InvalidIpPrefix)
+    }
+}
+
+impl Serialize for IpPrefix {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpPrefix {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = IpPrefix;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an address prefix such as 203.0.113.0/24")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<IpPrefix, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
 }
 
 impl ClientInfo {
@@ -186,19 +308,9 @@ impl ClientInfo {
                 .filter(|c| !c.is_control())
                 .collect()
         });
-        let ip_prefix = ip.map(|ip| match ip {
-            std::net::IpAddr::V4(v4) => {
-                let [a, b, c, _] = v4.octets();
-                format!("{a}.{b}.{c}.0/24")
-            }
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        });
         Self {
             user_agent,
-            ip_prefix,
+            ip_prefix: ip.map(IpPrefix::of),
         }
     }
 }
@@ -213,10 +325,75 @@ mod tests {
             Some(&"é".repeat(200)),
             Some("203.0.113.77".parse().unwrap()),
         );
-        assert_eq!(info.ip_prefix.as_deref(), Some("203.0.113.0/24"));
+        let prefix = info.ip_prefix.unwrap();
+        assert_eq!(prefix.to_string(), "203.0.113.0/24");
         assert!(info.user_agent.as_ref().unwrap().len() <= MAX_USER_AGENT_BYTES);
         let v6 = ClientInfo::new(Some("x\u{7}y"), Some("2001:db8:1:2::5".parse().unwrap()));
-        assert_eq!(v6.ip_prefix.as_deref(), Some("2001:db8:1::/48"));
+        assert_eq!(v6.ip_prefix.unwrap().to_string(), "2001:db8:1::/48");
         assert_eq!(v6.user_agent.as_deref(), Some("xy"));
+        assert_eq!(std::mem::size_of::<Option<IpPrefix>>(), 8);
+    }
+
+    /// Every session in a memory store is one boxed `Record` (a 272-byte allocation at this
+    /// size): a field that is rarely set belongs behind a box, not inline.
+    #[test]
+    fn a_record_stays_small() {
+        assert!(
+            std::mem::size_of::<Record>() <= 264,
+            "Record grew to {} bytes",
+            std::mem::size_of::<Record>()
+        );
+    }
+
+    /// A stored prefix is read back only in the exact form it was written: a full address, a
+    /// host part, another length or stray text is refused, so nothing but a prefix can enter
+    /// a record through a store.
+    #[test]
+    fn a_prefix_parses_only_in_its_own_form() {
+        for good in [
+            "203.0.113.0/24",
+            "2001:db8:1::/48",
+            "0:0:0::/48",
+            "255.255.255.0/24",
+            "ffff:ffff:ffff::/48",
+            "0.0.0.0/24",
+        ] {
+            let p: IpPrefix = good.parse().unwrap();
+            assert_eq!(p.to_string(), good);
+        }
+        for bad in [
+            "203.0.113.77/24",
+            "203.0.113.0",
+            "203.0.113.0/16",
+            "2001:db8:1:2::/48",
+            "2001:DB8:1::/48",
+            " 203.0.113.0/24",
+            "203.0.113.0/24\n",
+            "",
+            "/24",
+            "203.0.113.0.0/24",
+            "203.0.0113.0/24",
+            "203.0.1e.0/24",
+            "256.0.113.0/24",
+            "203.0.-1.0/24",
+            "203..113.0/24",
+            "1:2::/48",
+            "1:2:3:4::/48",
+            "1:2:03::/48",
+            "1:2:10000::/48",
+            "1:2:+3::/48",
+            "::1.2.3.4/48",
+            "1:2:3::/24",
+        ] {
+            assert!(bad.parse::<IpPrefix>().is_err(), "{bad:?} was accepted");
+        }
+        let json = serde_json::to_string(&ClientInfo::new(None, "10.1.2.3".parse().ok())).unwrap();
+        assert_eq!(json, r#"{"user_agent":null,"ip_prefix":"10.1.2.0/24"}"#);
+        let back: ClientInfo = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.ip_prefix, "10.1.2.0/24".parse().ok());
+        assert!(serde_json::from_str::<ClientInfo>(
+            r#"{"user_agent":null,"ip_prefix":"10.1.2.3"}"#
+        )
+        .is_err());
     }
 }

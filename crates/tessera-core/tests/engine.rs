@@ -470,8 +470,8 @@ async fn session_list_shows_client_metadata_newest_first() {
     assert_eq!(list[0].id(), newer.session.id());
     assert_eq!(list[1].record().client, client);
     assert_eq!(
-        list[1].record().client.ip_prefix.as_deref(),
-        Some("198.51.100.0/24")
+        list[1].record().client.ip_prefix.map(|p| p.to_string()),
+        Some("198.51.100.0/24".to_owned())
     );
 }
 

@@ -266,7 +266,7 @@ impl SessionView {
         Self {
             id: r.id.to_hex(),
             reference: s.reference().to_string(),
-            subject: r.subject.clone(),
+            subject: r.subject.as_deref().map(str::to_owned),
             auth_level: s.auth_level(),
             current_token: s.is_current_token(),
             version: r.version,
@@ -276,7 +276,7 @@ impl SessionView {
             expires_at: r.absolute_deadline.rfc3339(),
             auth_time: r.auth_time.map(Timestamp::rfc3339),
             user_agent: r.client.user_agent.clone(),
-            ip_prefix: r.client.ip_prefix.clone(),
+            ip_prefix: r.client.ip_prefix.map(|p| p.to_string()),
             data: with_data.then(|| r.data.clone()),
         }
     }

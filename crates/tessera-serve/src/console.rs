@@ -284,7 +284,7 @@ async fn subject_page<S: Store>(
                 created = esc(&r.created_at.rfc3339()),
                 seen = esc(&r.last_seen.rfc3339()),
                 ua = esc(r.client.user_agent.as_deref().unwrap_or("—")),
-                ip = esc(r.client.ip_prefix.as_deref().unwrap_or("—")),
+                ip = esc(&r.client.ip_prefix.map_or_else(|| "—".to_owned(), |p| p.to_string())),
                 level = s.auth_level(),
                 csrf = esc(&csrf),
                 subject = esc(who),

@@ -263,7 +263,16 @@ fn poisoned() -> StoreError {
 }
 
 fn failed(e: rusqlite::Error) -> StoreError {
-    StoreError::unavailable("SQLite query failed", e)
+    match e {
+        // The file answered, with a value this build does not accept: a corrupt row, not an
+        // outage. (The messages name the column and the type, never the value.)
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => {
+            StoreError::Corrupt(format!("a stored session row is not valid: {e}"))
+        }
+        e => StoreError::unavailable("SQLite query failed", e),
+    }
 }
 
 /// The subject's revocation epoch (0 when it has none yet).

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use rusqlite::Row;
-use tessera_core::record::{ClientInfo, Elevation, PreviousVerifier};
+use tessera_core::record::{ClientInfo, Elevation, IpPrefix, PreviousVerifier};
 use tessera_core::token::VerifierHash;
 use tessera_core::{Record, SessionId, StoreError, Timestamp};
 
@@ -139,6 +139,20 @@ pub(crate) struct RawRecord {
     device: Option<String>,
 }
 
+/// The client's address prefix, refused unless in the exact form the store writes.
+fn ip_prefix(row: &Row<'_>, c: Col) -> rusqlite::Result<Option<IpPrefix>> {
+    let Some(text) = row.get_ref(c.at)?.as_str_or_null()? else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            c.at,
+            rusqlite::types::Type::Text,
+            format!("column {}: {e}", c.name).into(),
+        )
+    })
+}
+
 fn millis(row: &Row<'_>, c: Col) -> rusqlite::Result<Timestamp> {
     get::<i64>(row, c).map(Timestamp::from_millis)
 }
@@ -166,7 +180,7 @@ pub(crate) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             verifier: VerifierHash::from_bytes(blob32_at(row, c!("verifier"))?),
             previous: previous.map(Box::new),
             retired: retired_verifiers(row)?,
-            subject: get(row, c!("subject"))?,
+            subject: get::<Option<String>>(row, c!("subject"))?.map(String::into_boxed_str),
             created_at: millis(row, c!("created_at"))?,
             last_seen: millis(row, c!("last_seen"))?,
             idle_deadline: millis(row, c!("idle_deadline"))?,
@@ -178,7 +192,7 @@ pub(crate) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRecord> {
             data: serde_json::Map::new(),
             client: ClientInfo {
                 user_agent: get(row, c!("user_agent"))?,
-                ip_prefix: get(row, c!("ip_prefix"))?,
+                ip_prefix: ip_prefix(row, c!("ip_prefix"))?,
             },
             device: None,
         },
@@ -366,7 +380,10 @@ pub(crate) fn record_params(r: &Record) -> Result<Params, StoreError> {
         (":version", Box::new(version_param(r.version))),
         (":data", Box::new(data)),
         (":user_agent", Box::new(r.client.user_agent.clone())),
-        (":ip_prefix", Box::new(r.client.ip_prefix.clone())),
+        (
+            ":ip_prefix",
+            Box::new(r.client.ip_prefix.map(|p| p.to_string())),
+        ),
         (":device", Box::new(device)),
     ])
 }

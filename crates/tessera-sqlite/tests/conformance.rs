@@ -105,6 +105,35 @@ async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
     assert!(matches!(err, Error::Store(StoreError::Corrupt(_))), "{err}");
 }
 
+/// The address prefix is read back only in the form the store writes: a full address planted
+/// in the column is a store error (no session), not a host address shown in the session list.
+#[tokio::test]
+async fn a_planted_host_address_is_a_store_error_not_a_prefix() {
+    use tessera_core::{Engine, Error, LoginOptions, StoreError};
+    let path = temp_path("prefix");
+    let engine = Engine::new(SqliteStore::open(&path).unwrap());
+    let issued = engine
+        .login(
+            None,
+            engine.login_ticket("alice").await.unwrap(),
+            LoginOptions::default(),
+        )
+        .await
+        .unwrap();
+    let conn = rusqlite_conn(&path);
+    conn.execute_batch("UPDATE sessions SET ip_prefix = '203.0.113.0/24'")
+        .unwrap();
+    let session = engine.resolve(&issued.token).await.unwrap().unwrap();
+    assert_eq!(
+        session.record().client.ip_prefix.map(|p| p.to_string()),
+        Some("203.0.113.0/24".to_owned())
+    );
+    conn.execute_batch("UPDATE sessions SET ip_prefix = '203.0.113.77/24'")
+        .unwrap();
+    let err = engine.resolve(&issued.token).await.unwrap_err();
+    assert!(matches!(err, Error::Store(StoreError::Corrupt(_))), "{err}");
+}
+
 fn rusqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }

@@ -436,7 +436,7 @@ impl Session {
                     created_at: r.created_at,
                     last_seen: r.last_seen,
                     user_agent: r.client.user_agent.clone(),
-                    ip_prefix: r.client.ip_prefix.clone(),
+                    ip_prefix: r.client.ip_prefix.map(|p| p.to_string()),
                     current: s.id() == own,
                     device_bound: r.device.is_some(),
                 }
