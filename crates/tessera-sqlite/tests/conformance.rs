@@ -85,10 +85,16 @@ fn new_files_are_private_to_the_owner() {
     assert_eq!(mode, 0o600);
 }
 
-#[tokio::test]
-async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
-    use tessera_core::{Engine, Error, LoginOptions, StoreError};
-    let path = temp_path("corrupt");
+/// A fresh file with alice signed in: the engine, the file, and her token.
+async fn alice_signed_in(
+    name: &str,
+) -> (
+    tessera_core::Engine<SqliteStore>,
+    PathBuf,
+    tessera_core::Token,
+) {
+    use tessera_core::{Engine, LoginOptions};
+    let path = temp_path(name);
     let engine = Engine::new(SqliteStore::open(&path).unwrap());
     let issued = engine
         .login(
@@ -98,10 +104,17 @@ async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
         )
         .await
         .unwrap();
+    (engine, path, issued.token)
+}
+
+#[tokio::test]
+async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
+    use tessera_core::{Error, StoreError};
+    let (engine, path, token) = alice_signed_in("corrupt").await;
     rusqlite_conn(&path)
         .execute_batch("UPDATE sessions SET data = '{not json'")
         .unwrap();
-    let err = engine.resolve(&issued.token).await.unwrap_err();
+    let err = engine.resolve(&token).await.unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Corrupt(_))), "{err}");
 }
 
@@ -109,28 +122,19 @@ async fn a_corrupt_data_column_is_a_store_error_not_a_panic() {
 /// in the column is a store error (no session), not a host address shown in the session list.
 #[tokio::test]
 async fn a_planted_host_address_is_a_store_error_not_a_prefix() {
-    use tessera_core::{Engine, Error, LoginOptions, StoreError};
-    let path = temp_path("prefix");
-    let engine = Engine::new(SqliteStore::open(&path).unwrap());
-    let issued = engine
-        .login(
-            None,
-            engine.login_ticket("alice").await.unwrap(),
-            LoginOptions::default(),
-        )
-        .await
-        .unwrap();
+    use tessera_core::{Error, StoreError};
+    let (engine, path, token) = alice_signed_in("prefix").await;
     let conn = rusqlite_conn(&path);
     conn.execute_batch("UPDATE sessions SET ip_prefix = '203.0.113.0/24'")
         .unwrap();
-    let session = engine.resolve(&issued.token).await.unwrap().unwrap();
+    let session = engine.resolve(&token).await.unwrap().unwrap();
     assert_eq!(
         session.record().client.ip_prefix.map(|p| p.to_string()),
         Some("203.0.113.0/24".to_owned())
     );
     conn.execute_batch("UPDATE sessions SET ip_prefix = '203.0.113.77/24'")
         .unwrap();
-    let err = engine.resolve(&issued.token).await.unwrap_err();
+    let err = engine.resolve(&token).await.unwrap_err();
     assert!(matches!(err, Error::Store(StoreError::Corrupt(_))), "{err}");
 }
 
