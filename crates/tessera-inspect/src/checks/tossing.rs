@@ -188,7 +188,7 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
     };
     // Controls: the live token alone is served, the dead one alone is not. An app whose logout
     // leaves the session alive (its own finding) gets a token it never issued instead: the live
-    // one with its last character changed.
+    // one with a character in its middle changed ([`altered`]).
     let served_alone = |token: String| async move {
         ctx.replay(&token)
             .is_authenticated(&ctx.target.authenticated)
@@ -207,12 +207,7 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
         }
         Err(e) => return error(e),
     }
-    let forged = {
-        let mut t = live.clone();
-        let last = t.pop().unwrap_or('A');
-        t.push(if last == 'A' { 'B' } else { 'A' });
-        t
-    };
+    let forged = altered(&live);
     let mut dead_kind = "a signed-out session's";
     let mut dead = dead;
     for candidate in [None, Some(forged)] {
@@ -270,5 +265,67 @@ pub(crate) async fn cookie_tossing(ctx: &Ctx<'_>) -> CheckOutcome {
             Status::Warn,
             format!("the app skips a copy it does not know; whether it serves an attacker's valid copy over the victim's needs a second account to tell ([second_user] in the target file). {tried}"),
         ),
+    }
+}
+
+/// `live` with one character changed to the next of its class (digit, lower or upper case): a
+/// token the app never issued, in the live one's shape. The character is one followed by
+/// another letter or digit, so in base64 it carries six data bits: the last character of a
+/// base64 run may carry padding bits that lenient decoders ignore, and changing only those gave
+/// Flask back its own valid signature, one run in sixteen.
+fn altered(live: &str) -> String {
+    let mut chars: Vec<char> = live.chars().collect();
+    let mid = chars.len() / 2;
+    let full = |i: usize| {
+        chars.get(i).is_some_and(char::is_ascii_alphanumeric)
+            && chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric)
+    };
+    match (mid..chars.len()).chain(0..mid).find(|&i| full(i)) {
+        Some(i) => {
+            if let Some(c) = chars.get_mut(i) {
+                *c = match *c {
+                    '9' => '0',
+                    'z' => 'a',
+                    'Z' => 'A',
+                    other => char::from_u32(u32::from(other) + 1).unwrap_or('A'),
+                };
+            }
+        }
+        None => chars.push('A'),
+    }
+    chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::altered;
+
+    /// One character changes, to another of its class, and never the last one of a base64 run
+    /// (its low bits can be padding: Flask's signature ended in `A` and `B` decoded the same).
+    #[test]
+    fn an_altered_token_differs_in_a_full_data_character() {
+        for live in [
+            "eyJ1c2VyIjoiYWxpY2UifQ.ZkLx0A.q1w2e3r4t5y6u7i8o9p0aAsSdDfFgA",
+            "Q6bUtsyLyNUPNuWjQpgtms8savkDcC1oZkrj2mU2ZuA",
+            "s%3Aabc.defA",
+            "0123456789abcdef",
+        ] {
+            let forged = altered(live);
+            assert_eq!(forged.len(), live.len());
+            let changed: Vec<usize> = live
+                .chars()
+                .zip(forged.chars())
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(changed.len(), 1, "{live} -> {forged}");
+            let next = live.chars().nth(changed[0] + 1);
+            assert!(
+                next.is_some_and(|c| c.is_ascii_alphanumeric()),
+                "{live} -> {forged}"
+            );
+        }
+        assert_eq!(altered("..."), "...A");
     }
 }
