@@ -269,9 +269,11 @@ impl MemoryStore {
     }
 
     fn write(&self, id: &SessionId) -> Result<RwLockWriteGuard<'_, Shard>, StoreError> {
-        self.record_shard(id_hash(id))?
-            .write()
-            .map_err(|_| poisoned())
+        self.write_hash(id_hash(id))
+    }
+
+    fn write_hash(&self, hash: u64) -> Result<RwLockWriteGuard<'_, Shard>, StoreError> {
+        self.record_shard(hash)?.write().map_err(|_| poisoned())
     }
 
     fn subject_shard(&self, subject: &str) -> Result<MutexGuard<'_, SubjectMap>, StoreError> {
@@ -438,7 +440,7 @@ impl Store for MemoryStore {
         let hashes = subjects.ids_of(subject);
         let mut removed = Vec::with_capacity(hashes.len());
         for hash in hashes {
-            let mut records = self.record_shard(hash)?.write().map_err(|_| poisoned())?;
+            let mut records = self.write_hash(hash)?;
             // Another subject's session under the same key or id hash is not this revocation's.
             let ids: Vec<SessionId> = records
                 .with_hash(hash)
