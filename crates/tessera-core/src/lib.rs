@@ -86,6 +86,12 @@ impl<S: Store> Store for std::sync::Arc<S> {
     ) -> impl std::future::Future<Output = Result<Option<Record>, StoreError>> + Send {
         (**self).load(id)
     }
+    fn load_fresh(
+        &self,
+        id: &SessionId,
+    ) -> impl std::future::Future<Output = Result<Option<Record>, StoreError>> + Send {
+        (**self).load_fresh(id)
+    }
     fn update(
         &self,
         r: &Record,

@@ -143,10 +143,26 @@ pub trait Store: Send + Sync + 'static {
     fn subject_epoch(&self, subject: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Reads a record. Expired records may be returned; the engine checks deadlines.
+    ///
+    /// A store may answer from a local copy that lags other servers' writes by a bound it
+    /// documents (the Redis store's opt-in `accept_revocation_lag_ms`), never its own writes and
+    /// never with a record that does not exist (`None` is always the store's own answer). The
+    /// engine uses `load` only to serve a request; before it refuses or ends a session, and for
+    /// every write, it reads with [`Store::load_fresh`].
     fn load(
         &self,
         id: &SessionId,
     ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Reads a record from the store itself, never from a local copy. A store without a copy
+    /// need not override it. Every wrapper of a store must pass it on: a wrapper that did not
+    /// would let a stale copy end sessions.
+    fn load_fresh(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+        self.load(id)
+    }
 
     /// Replaces the record with `record.id` only if it exists and its version is `expected`.
     /// `record.version` is the new version. Never creates a record.

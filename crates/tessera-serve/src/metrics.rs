@@ -375,6 +375,9 @@ impl<S: Store> Store for TimedStore<S> {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         self.timed(2, self.inner.load(id)).await
     }
+    async fn load_fresh(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        self.timed(2, self.inner.load_fresh(id)).await
+    }
     async fn update(&self, r: &Record, expected: u64) -> Result<Updated, StoreError> {
         self.timed(3, self.inner.update(r, expected)).await
     }

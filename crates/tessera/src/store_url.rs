@@ -126,6 +126,9 @@ impl Store for AnyStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
         delegate!(self, s => s.load(id))
     }
+    async fn load_fresh(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        delegate!(self, s => s.load_fresh(id))
+    }
     async fn update(&self, r: &Record, expected: u64) -> Result<Updated, StoreError> {
         delegate!(self, s => s.update(r, expected))
     }

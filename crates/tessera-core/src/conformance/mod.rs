@@ -710,6 +710,10 @@ impl<S: Store> Store for Faulty<S> {
         self.touch()?;
         self.inner.load(id).await
     }
+    async fn load_fresh(&self, id: &crate::SessionId) -> Result<Option<Record>, crate::StoreError> {
+        self.touch()?;
+        self.inner.load_fresh(id).await
+    }
     async fn update(&self, r: &Record, expected: u64) -> Result<Updated, crate::StoreError> {
         self.touch_write()?;
         self.inner.update(r, expected).await

@@ -111,7 +111,7 @@ impl<S: Store> Engine<S> {
         let id = Token::for_selector(identifier)
             .map_err(|_| Error::NoSession)?
             .session_id();
-        let Some(record) = self.inner.store.load(&id).await? else {
+        let Some(record) = self.inner.store.load_fresh(&id).await? else {
             return Err(Error::NoSession);
         };
         if record.device.is_none()
@@ -137,7 +137,7 @@ impl<S: Store> Engine<S> {
             Err(_) => return Err(Error::NoSession),
         };
         let id = new_token.session_id();
-        let Some(mut old) = self.inner.store.load(&id).await? else {
+        let Some(mut old) = self.inner.store.load_fresh(&id).await? else {
             return Err(Error::NoSession);
         };
         let Some(binding) = old.device.clone() else {
@@ -184,7 +184,7 @@ impl<S: Store> Engine<S> {
                 Updated::Missing => return Err(Error::NoSession),
                 // Another write landed first; if it was a refresh with this challenge, the next
                 // round sees it spent.
-                Updated::VersionMismatch => match self.inner.store.load(&id).await? {
+                Updated::VersionMismatch => match self.inner.store.load_fresh(&id).await? {
                     Some(fresh) => old = fresh,
                     None => return Err(Error::NoSession),
                 },

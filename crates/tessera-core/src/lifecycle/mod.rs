@@ -388,16 +388,31 @@ impl<S: Store> Engine<S> {
             return Ok(None);
         }
         let mut renew = true;
-        for _ in 0..3 {
-            let Some(record) = self.inner.store.load(&id).await? else {
+        // Whether this read must come from the store itself, not a local copy (see
+        // `Store::load`): a copy may serve a request, but only the store may refuse it.
+        let mut fresh = false;
+        for _ in 0..4 {
+            let loaded = if fresh {
+                self.inner.store.load_fresh(&id).await?
+            } else {
+                self.inner.store.load(&id).await?
+            };
+            let Some(record) = loaded else {
                 self.emit(EventKind::UnknownToken, &id, None);
                 return Ok(None);
             };
             let now = self.now();
+            let verdict = self.judge(&record, token, now);
+            if !fresh && !self.serves(&record, &verdict, now) {
+                // Confirm a refusal on a fresh read before acting on it: another server may
+                // have rotated or renewed the session after a local copy read it.
+                fresh = true;
+                continue;
+            }
             if !self.check_deadlines(&record, now).await? {
                 return Ok(None);
             }
-            let grace = match self.judge(&record, token, now) {
+            let grace = match verdict {
                 // A device-bound token works only until its bound deadline; after it, only a
                 // proof of the device key (a refresh) brings the session back.
                 Verdict::Current
@@ -440,10 +455,25 @@ impl<S: Store> Engine<S> {
                 // Ended meanwhile: revocation wins over an in-flight request.
                 Updated::Missing => return Ok(None),
                 // Someone else wrote (a renewal, data, or a rotation): judge the new state again.
-                Updated::VersionMismatch => renew = false,
+                Updated::VersionMismatch => {
+                    renew = false;
+                    fresh = true;
+                }
             }
         }
         Ok(None)
+    }
+
+    /// Whether `resolve` would serve `record` as judged: within both deadlines, a token it
+    /// knows (current or in grace), and a device-bound token within its bound deadline.
+    fn serves(&self, record: &Record, verdict: &Verdict, now: Timestamp) -> bool {
+        let within = now < record.absolute_deadline && now < record.idle_deadline;
+        within
+            && match verdict {
+                Verdict::Current => record.device.as_ref().is_none_or(|d| now < d.token_until),
+                Verdict::InGrace(_) => true,
+                Verdict::Unknown | Verdict::Theft => false,
+            }
     }
 
     /// Deletes the record if a deadline has passed; true while the session is within both.
@@ -574,7 +604,7 @@ impl<S: Store> Engine<S> {
     }
 
     async fn live_record(&self, id: &SessionId) -> Result<Option<Record>, Error> {
-        let Some(record) = self.inner.store.load(id).await? else {
+        let Some(record) = self.inner.store.load_fresh(id).await? else {
             return Ok(None);
         };
         if self.check_deadlines(&record, self.now()).await? {
@@ -608,7 +638,7 @@ impl<S: Store> Engine<S> {
 
     /// Revokes one session of `subject`; false if it is not theirs or already gone.
     pub async fn revoke(&self, subject: &str, id: &SessionId) -> Result<bool, Error> {
-        let Some(record) = self.inner.store.load(id).await? else {
+        let Some(record) = self.inner.store.load_fresh(id).await? else {
             return Ok(false);
         };
         if record.subject.as_deref() != Some(subject) {

@@ -183,7 +183,7 @@ impl<S: Store> Engine<S> {
             };
             if reload {
                 loop {
-                    match self.inner.store.load(&record.id).await {
+                    match self.inner.store.load_fresh(&record.id).await {
                         Ok(Some(fresh)) => {
                             record = fresh;
                             break;

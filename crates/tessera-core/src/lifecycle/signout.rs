@@ -273,7 +273,9 @@ impl<S: Store> Engine<S> {
         if !resolved {
             // No sign-out checked its token: end the session only if one of them is its token.
             let record =
-                match tokio::time::timeout(RETRY_CALL_TIMEOUT, self.inner.store.load(id)).await {
+                match tokio::time::timeout(RETRY_CALL_TIMEOUT, self.inner.store.load_fresh(id))
+                    .await
+                {
                     Ok(Ok(record)) => record,
                     Ok(Err(crate::StoreError::Corrupt(_))) => return Retried::GiveUp,
                     Ok(Err(_)) | Err(_) => return Retried::Later,
