@@ -90,7 +90,7 @@ o.append(f"Measured {E['BENCH_DATE']} on {E['BENCH_NPROC']} CPUs ({E['BENCH_CPU'
 o.append("")
 o.append("| target | GET /me req/s | GET /me p99 | POST /login req/s | login p99 | store bytes per session |")
 o.append("|---|---:|---:|---:|---:|---:|")
-for t in ("ts-redis", "tessera-redis", "tessera-redis-cluster", "ts-postgres", "tessera-postgres"):
+for t in ("ts-redis", "tessera-redis", "tessera-redis-lag", "tessera-redis-cluster", "ts-postgres", "tessera-postgres"):
     if t not in runs:
         o.append(f"| {t} | not measured | | | | |")
         continue
@@ -106,6 +106,8 @@ def check(label, r, want):
     return f"| {label} | {r:.2f}× | ≥ {want}× | {'met' if r >= want else 'NOT met'} |"
 o.append(check("GET /me, Tessera Redis vs tower-sessions Redis", ratio("tessera-redis", "ts-redis", 0), 1.2))
 o.append(check("login, Tessera Redis vs tower-sessions Redis", ratio("tessera-redis", "ts-redis", 2), 1.5))
+o.append(check("GET /me, Tessera Redis with the opt-in local copy (lag 100 ms) vs tower-sessions Redis", ratio("tessera-redis-lag", "ts-redis", 0), 1.2))
+o.append(check("login, Tessera Redis with the opt-in local copy (lag 100 ms) vs tower-sessions Redis", ratio("tessera-redis-lag", "ts-redis", 2), 1.5))
 o.append(check("GET /me, Tessera PostgreSQL vs tower-sessions PostgreSQL", ratio("tessera-postgres", "ts-postgres", 0), 1.5))
 o.append(check("login, Tessera PostgreSQL vs tower-sessions PostgreSQL", ratio("tessera-postgres", "ts-postgres", 2), 1.5))
 o.append("")

@@ -51,7 +51,8 @@ INVOCATION="scripts/bench.sh${*:+ $*}"
 ALL_TARGETS=(axum-none ts-memory ts-sqlite tessera-memory tessera-sqlite tessera-sqlite-relaxed)
 # --fleet: the shared stores (scripts/services.sh starts a Redis Cluster and finds or starts Redis
 # and PostgreSQL). Each run starts from an empty prefix, schema or database.
-FLEET_TARGETS=(ts-redis tessera-redis tessera-redis-cluster ts-postgres tessera-postgres)
+# tessera-redis-lag: the opt-in local copy (?accept_revocation_lag_ms=100), beside the default.
+FLEET_TARGETS=(ts-redis tessera-redis tessera-redis-lag tessera-redis-cluster ts-postgres tessera-postgres)
 ONLY=""
 DURATION=10
 CONNECTIONS=64
@@ -189,7 +190,7 @@ fi
 reset_store() { # target
     case "$1" in
         ts-redis) redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" -n 7 flushdb >/dev/null ;;
-        tessera-redis)
+        tessera-redis|tessera-redis-lag)
             redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" --scan --pattern 'tessera-bench:*' |
                 xargs -r -n 1000 redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}" del >/dev/null ;;
         ts-postgres) psql "$PG_URL" -X -q -c 'DROP SCHEMA IF EXISTS tower_sessions CASCADE' >/dev/null 2>&1 ;;
@@ -346,7 +347,7 @@ LUA
 store_bytes() { # target
     local rc=(redis-cli -h "${REDIS_HOSTPORT%:*}" -p "${REDIS_HOSTPORT##*:}")
     case "$1" in
-        ts-redis|tessera-redis)
+        ts-redis|tessera-redis|tessera-redis-lag)
             local db=0 pattern='tessera-bench:*'
             [[ "$1" == ts-redis ]] && { db=7; pattern='*'; }
             "${rc[@]}" -n "$db" --scan --pattern "$pattern" >"$WORK/keys"
@@ -405,6 +406,7 @@ for target in "${TARGETS[@]}"; do
         ts-redis)       cookie=id;            cmd=("$PEER_BIN" --mode ts-redis --listen "$addr" --url "$TS_REDIS_URL") ;;
         ts-postgres)    cookie=id;            cmd=("$PEER_BIN" --mode ts-postgres --listen "$addr" --url "$PG_URL") ;;
         tessera-redis)  cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$TESSERA_TEST_REDIS_URL?prefix=tessera-bench" --listen "$addr") ;;
+        tessera-redis-lag) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$TESSERA_TEST_REDIS_URL?prefix=tessera-bench&accept_revocation_lag_ms=100" --listen "$addr") ;;
         tessera-redis-cluster) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$TESSERA_TEST_REDIS_CLUSTER_URL?prefix=tessera-bench" --listen "$addr") ;;
         tessera-postgres) cookie=__Host-session; cmd=("$TESSERA_BIN" bench-server --store "$PG_URL?schema=tessera_bench" --listen "$addr") ;;
     esac

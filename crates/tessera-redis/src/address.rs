@@ -11,7 +11,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The forms a store URL may take, for error messages.
 pub const ACCEPTED: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), \
 redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,… or rediss+cluster://…, each with \
-optional ?prefix=NAME&timeout_ms=N&wait_replicas=N; a host that is not loopback needs TLS \
+optional ?prefix=NAME&timeout_ms=N&wait_replicas=N, and on a single server \
+?accept_revocation_lag_ms=N (1 to 1000: a local copy of sessions that sees another server's \
+revocation up to N ms late); a host that is not loopback needs TLS \
 (rediss://) unless ?plaintext=accept-session-data-in-the-clear";
 
 /// The opt-in that lets session records cross a network in the clear.
@@ -50,6 +52,9 @@ pub struct Address {
     pub(crate) wait_replicas: u8,
     /// Whether a server that may evict keys is accepted (`?eviction=accept-lost-revocations`).
     pub(crate) allow_eviction: bool,
+    /// How late a revocation made elsewhere may be seen, when a local copy is accepted
+    /// (`?accept_revocation_lag_ms=N`); `None`, the default, keeps no copy.
+    pub(crate) revocation_lag: Option<Duration>,
 }
 
 impl std::fmt::Debug for Address {
@@ -61,6 +66,7 @@ impl std::fmt::Debug for Address {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("wait_replicas", &self.wait_replicas)
+            .field("revocation_lag", &self.revocation_lag)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +117,7 @@ impl Address {
         let mut wait_replicas = 0;
         let mut plaintext = false;
         let mut allow_eviction = false;
+        let mut revocation_lag = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("prefix", value)) => {
@@ -133,6 +140,14 @@ impl Address {
                 Some(("wait_replicas", value)) => match value.parse::<u8>() {
                     Ok(n @ 0..=8) => wait_replicas = n,
                     _ => return refuse("wait_replicas must be a whole number from 0 to 8"),
+                },
+                Some(("accept_revocation_lag_ms", value)) => match value.parse::<u64>() {
+                    Ok(ms @ 1..=1000) => revocation_lag = Some(Duration::from_millis(ms)),
+                    _ => {
+                        return refuse(
+                            "accept_revocation_lag_ms must be a whole number from 1 to 1000",
+                        )
+                    }
                 },
                 Some(("plaintext", PLAINTEXT)) => plaintext = true,
                 Some(("eviction", EVICTION)) => allow_eviction = true,
@@ -166,6 +181,11 @@ impl Address {
                 "a host that is not loopback needs TLS (rediss://): session records would cross the network in the clear; add ?plaintext={PLAINTEXT} to accept that"
             ));
         }
+        if cluster && revocation_lag.is_some() {
+            return refuse(
+                "accept_revocation_lag_ms is for a single server; a Cluster keeps no local copy",
+            );
+        }
         if !cluster && hosts.len() > 1 {
             return refuse("several hosts need the redis+cluster:// scheme");
         }
@@ -194,6 +214,7 @@ impl Address {
             timeout,
             wait_replicas,
             allow_eviction,
+            revocation_lag,
         })
     }
 
@@ -248,6 +269,9 @@ mod tests {
         assert!(!a.allow_eviction);
         let a = Address::parse("redis://[::1]:6379?eviction=accept-lost-revocations").unwrap();
         assert!(a.allow_eviction && !a.tls, "IPv6 loopback needs no TLS");
+        assert_eq!(a.revocation_lag, None, "no local copy unless asked for");
+        let a = Address::parse("redis://localhost?accept_revocation_lag_ms=100").unwrap();
+        assert_eq!(a.revocation_lag, Some(Duration::from_millis(100)));
     }
 
     #[test]
@@ -269,6 +293,16 @@ mod tests {
             ("redis://localhost/abc", "not a number"),
             ("redis://", "no host"),
             ("redis://127.0.0.1:1,127.0.0.2:2", "redis+cluster"),
+            ("redis://localhost?accept_revocation_lag_ms=0", "1 to 1000"),
+            (
+                "redis://localhost?accept_revocation_lag_ms=1001",
+                "1 to 1000",
+            ),
+            ("redis://localhost?cache=on", "unknown option"),
+            (
+                "redis+cluster://a:1,b:2?accept_revocation_lag_ms=5",
+                "single server",
+            ),
         ] {
             let err = Address::parse(url).unwrap_err().to_string();
             assert!(err.contains(why), "{url}: {err}");

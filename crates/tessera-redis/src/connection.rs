@@ -202,10 +202,20 @@ impl Calls {
         what: &'static str,
         cmd: &Cmd,
     ) -> Result<T, StoreError> {
-        let mut link = self.link.clone();
+        self.query_on(&mut self.link.clone(), what, cmd).await
+    }
+
+    /// Runs one command on another connection of this store (the cache's tracking one), with
+    /// the same bound and the same health.
+    pub(crate) async fn query_on<T: FromRedisValue>(
+        &self,
+        link: &mut (impl ConnectionLike + Send),
+        what: &'static str,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
         self.settle(
             what,
-            tokio::time::timeout(self.timeout, cmd.query_async(&mut link)).await,
+            tokio::time::timeout(self.timeout, cmd.query_async(link)).await,
         )
     }
 

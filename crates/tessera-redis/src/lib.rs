@@ -1,7 +1,9 @@
 //! Tessera's fleet store on Redis or Valkey, standalone or Cluster.
 //!
 //! Many app servers share one Redis and keep every promise of the engine: a revocation on one
-//! server is seen by the next request on any other, because there is no cache in between. Each
+//! server is seen by the next request on any other, because by default there is no cache in
+//! between (the opt-in `?accept_revocation_lag_ms=N` keeps a local copy that sees another
+//! server's revocation up to N ms late, and costs no round trip per resolve). Each
 //! atomic step is one Lua script on the keys of one hash slot ([`keys`](crate#key-layout)), so
 //! the same code runs on a single server and on a Cluster; the one exception is a login on a
 //! single server, where one script checks the epoch, registers and inserts at once.
@@ -48,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod address;
+mod cache;
 mod connection;
 mod keys;
 mod scripts;
@@ -62,6 +65,7 @@ use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Upd
 pub use address::{Address, AddressError, ACCEPTED, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use connection::ConnectError;
 
+use cache::{Cache, Entry, Lookup};
 use connection::Calls;
 use keys::Keys;
 use scripts::Scripts;
@@ -84,6 +88,8 @@ pub struct RedisStore {
     keys: Keys,
     scripts: Arc<Scripts>,
     address: Arc<Address>,
+    /// The local copy, when the URL accepts a revocation lag (`?accept_revocation_lag_ms=N`).
+    cache: Option<Arc<Cache>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -104,7 +110,12 @@ impl RedisStore {
     /// Connects to a parsed address.
     pub async fn connect_to(address: Address) -> Result<Self, OpenError> {
         let link = connection::connect(&address).await?;
+        let cache = match (address.revocation_lag, address.nodes.first()) {
+            (Some(lag), Some(node)) => Some(Cache::start(node, lag, address.timeout)),
+            _ => None,
+        };
         Ok(Self {
+            cache,
             calls: Calls {
                 link,
                 timeout: address.timeout,
@@ -128,19 +139,58 @@ impl RedisStore {
         tag: &str,
         until: i64,
     ) -> Result<Option<SessionId>, StoreError> {
-        let deleted: i64 = self
+        let key = self.keys.session(&id);
+        let deleted: Result<i64, _> = self
             .calls
             .run(
                 "revoke",
-                self.scripts
-                    .revoke_one
-                    .key(self.keys.session(&id))
-                    .arg(tag)
-                    .arg(until),
+                self.scripts.revoke_one.key(&key).arg(tag).arg(until),
             )
-            .await?;
+            .await;
+        self.forget(&key);
+        let deleted = deleted?;
         self.calls.replicated(&self.keys.session(&id)).await?;
         Ok((deleted == 1).then_some(id))
+    }
+
+    /// Drops `key` from the local copy: this process has just written it (or tried to).
+    fn forget(&self, key: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget(key.as_bytes());
+        }
+    }
+
+    /// Reads `key` through the local copy when there is one: a hit costs no round trip; a
+    /// miss reads over the tracking connection and keeps what it read.
+    async fn read_through<T>(
+        &self,
+        what: &'static str,
+        key: &str,
+        cmd: &redis::Cmd,
+        parse: impl FnOnce(Option<Vec<u8>>) -> Result<T, StoreError>,
+        entry: impl FnOnce(&T) -> Option<Entry>,
+        hit: impl FnOnce(Entry) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        let Some(cache) = &self.cache else {
+            return parse(self.calls.query(what, cmd).await?);
+        };
+        match cache.lookup(key.as_bytes()) {
+            Lookup::Hit(held) => {
+                if let Some(value) = hit(held) {
+                    return Ok(value);
+                }
+                // A key holds one kind of entry; anything else is read afresh.
+                parse(self.calls.query(what, cmd).await?)
+            }
+            Lookup::Miss(mut link, fill) => {
+                let value = parse(self.calls.query_on(&mut link, what, cmd).await?)?;
+                if let Some(held) = entry(&value) {
+                    cache.fill(fill, key.as_bytes(), held);
+                }
+                Ok(value)
+            }
+            Lookup::Bypass => parse(self.calls.query(what, cmd).await?),
+        }
     }
 }
 
@@ -243,28 +293,57 @@ impl Store for RedisStore {
     }
 
     async fn subject_epoch(&self, subject: &str) -> Result<u64, StoreError> {
-        let tag = Keys::subject_tag(subject);
-        let epoch: Option<u64> = self
-            .calls
-            .query("epoch", redis::cmd("GET").arg(self.keys.epoch(&tag)))
-            .await?;
-        Ok(epoch.unwrap_or(0))
+        // A stale epoch only makes a login fail: the create checks the epoch again atomically.
+        let key = self.keys.epoch(&Keys::subject_tag(subject));
+        self.read_through(
+            "epoch",
+            &key,
+            redis::cmd("GET").arg(&key),
+            |value| match value {
+                None => Ok(0),
+                Some(text) => std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("an epoch is not a number".into())),
+            },
+            |epoch| Some(Entry::Epoch(*epoch)),
+            |held| match held {
+                Entry::Epoch(epoch) => Some(epoch),
+                Entry::Record(_) => None,
+            },
+        )
+        .await
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        let key = self.keys.session(id);
+        self.read_through(
+            "load",
+            &key,
+            redis::cmd("HGET").arg(&key).arg("r"),
+            |blob| blob.map(|b| encoding::decode(id, &b)).transpose(),
+            |record| record.clone().map(|r| Entry::Record(Box::new(r))),
+            |held| match held {
+                Entry::Record(record) => Some(Some(*record)),
+                Entry::Epoch(_) => None,
+            },
+        )
+        .await
+    }
+
+    async fn load_fresh(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        let key = self.keys.session(id);
         let blob: Option<Vec<u8>> = self
             .calls
-            .query(
-                "load",
-                redis::cmd("HGET").arg(self.keys.session(id)).arg("r"),
-            )
+            .query("load", redis::cmd("HGET").arg(&key).arg("r"))
             .await?;
         blob.map(|b| encoding::decode(id, &b)).transpose()
     }
 
     async fn update(&self, record: &Record, expected: u64) -> Result<Updated, StoreError> {
         let blob = encoding::encode(record)?;
-        let outcome: i64 = self
+        let key = self.keys.session(&record.id);
+        let outcome: Result<i64, _> = self
             .calls
             .run(
                 "update",
@@ -277,8 +356,10 @@ impl Store for RedisStore {
                     .arg(millis(record.expires_at()))
                     .arg(write_id()),
             )
-            .await?;
-        Ok(match outcome {
+            .await;
+        // Whatever the outcome, what this process held may be stale now.
+        self.forget(&key);
+        Ok(match outcome? {
             0 => Updated::Written,
             1 => Updated::VersionMismatch,
             _ => Updated::Missing,
@@ -286,10 +367,13 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let tag: Option<String> = self
+        let key = self.keys.session(id);
+        let tag: Result<Option<String>, _> = self
             .calls
-            .run("delete", &self.scripts.delete.key(self.keys.session(id)))
-            .await?;
+            .run("delete", &self.scripts.delete.key(&key))
+            .await;
+        self.forget(&key);
+        let tag = tag?;
         let Some(tag) = tag else {
             return Ok(false);
         };
@@ -343,16 +427,19 @@ impl Store for RedisStore {
         except: Option<&SessionId>,
     ) -> Result<Vec<SessionId>, StoreError> {
         let tag = Keys::subject_tag(subject);
-        let listed: Vec<Value> = self
+        let epoch_key = self.keys.epoch(&tag);
+        let listed: Result<Vec<Value>, _> = self
             .calls
             .run(
                 "revoke-all",
                 self.scripts
                     .revoke_begin
-                    .key(self.keys.epoch(&tag))
+                    .key(&epoch_key)
                     .key(self.keys.index(&tag)),
             )
-            .await?;
+            .await;
+        self.forget(&epoch_key);
+        let listed = listed?;
         self.calls.replicated(&self.keys.epoch(&tag)).await?;
         let members = index_members(&listed)?;
         // The fan-out runs as a task of its own: if the caller gives up (a cancelled request),

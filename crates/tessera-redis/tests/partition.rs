@@ -11,6 +11,8 @@ use tessera_core::conformance::sign_in;
 use tessera_core::Engine;
 use tessera_redis::RedisStore;
 
+mod support;
+
 fn ip(args: &[&str]) {
     let status = Command::new("ip")
         .args(args)
@@ -162,4 +164,65 @@ async fn a_partition_fails_closed_within_the_timeout_and_heals() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A local copy cut off from Redis' invalidation messages stops answering within its lag: the
+/// sessions it holds are revoked on the far side of the partition (by a FLUSHALL from inside
+/// the namespace), and no resolve later than the lag after that may still be served.
+#[tokio::test]
+async fn a_partitioned_local_copy_stops_answering_within_its_lag() {
+    let far = FarRedis::start();
+    let lag = Duration::from_millis(200);
+    let engine = Engine::new(
+        RedisStore::connect(&format!(
+            "{}?timeout_ms=300&plaintext=accept-session-data-in-the-clear&accept_revocation_lag_ms={}",
+            far.address,
+            lag.as_millis()
+        ))
+        .await
+        .unwrap(),
+    );
+    let issued = sign_in(&engine, "heidi").await;
+    let mut server = redis::Client::open(far.address.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    support::until_served_locally(&engine, &issued.token, &mut server).await;
+
+    far.link(false);
+    let host = far.address.trim_start_matches("redis://");
+    let (host, port) = host.split_once(':').unwrap();
+    let flushed = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &far.ns,
+            "redis-cli",
+            "-h",
+            host,
+            "-p",
+            port,
+        ])
+        .arg("FLUSHALL")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&flushed.stdout).contains("OK"),
+        "FLUSHALL inside the namespace: {flushed:?}"
+    );
+    let revoked = Instant::now();
+    let mut late = 0;
+    while revoked.elapsed() < lag * 5 {
+        let asked = Instant::now();
+        if let Ok(Some(_)) = engine.resolve(&issued.token).await {
+            assert!(
+                asked.duration_since(revoked) < lag,
+                "served from the copy {:?} after the revocation",
+                asked.duration_since(revoked)
+            );
+        } else if asked.duration_since(revoked) >= lag {
+            late += 1;
+        }
+    }
+    assert!(late > 0, "no resolve was tried after the lag");
 }

@@ -241,3 +241,79 @@ async fn a_rotation_sent_twice_keeps_the_key_before_it() {
         [second, first]
     );
 }
+
+/// The lag the local-copy tests accept.
+const LAG: Duration = Duration::from_millis(200);
+
+#[tokio::test]
+async fn a_local_copy_answers_with_no_round_trip_and_sees_another_servers_revocations_in_time() {
+    let server = Server::start(free_port());
+    let mut c = server.sync();
+    let lag = LAG.as_millis();
+    let here = Engine::new(
+        RedisStore::connect(&format!("{}?accept_revocation_lag_ms={lag}", server.url()))
+            .await
+            .unwrap(),
+    );
+    let there = Engine::new(RedisStore::connect(&server.url()).await.unwrap());
+
+    // A logout on the other server.
+    let issued = sign_in(&here, "alice").await;
+    support::until_served_locally(&here, &issued.token, &mut c).await;
+    there.logout(&issued.token).await.unwrap();
+    let ended = Instant::now();
+    while here.resolve(&issued.token).await.unwrap().is_some() {
+        assert!(
+            ended.elapsed() < LAG,
+            "a logout elsewhere was still served after {:?}",
+            ended.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!("logout elsewhere seen here after {:?}", ended.elapsed());
+
+    // A revoke-all on the other server, and the epoch this server holds for logins.
+    let issued = sign_in(&here, "bob").await;
+    let ticket = here.login_ticket("bob").await.unwrap();
+    support::until_served_locally(&here, &issued.token, &mut c).await;
+    there.revoke_all("bob", None).await.unwrap();
+    let ended = Instant::now();
+    while here.resolve(&issued.token).await.unwrap().is_some() {
+        assert!(
+            ended.elapsed() < LAG,
+            "a revoke-all elsewhere was still served"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!("revoke-all elsewhere seen here after {:?}", ended.elapsed());
+    assert!(
+        here.login(None, ticket, Default::default()).await.is_err(),
+        "a login begun before the revoke-all went through"
+    );
+    // Once the change has reached this server, a new login sees the new epoch.
+    tokio::time::sleep(LAG).await;
+    let fresh = sign_in(&here, "bob").await;
+    assert!(here.resolve(&fresh.token).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_local_copy_follows_this_servers_own_writes_at_once() {
+    let server = Server::start(free_port());
+    let mut c = server.sync();
+    let engine = Engine::new(
+        RedisStore::connect(&format!("{}?accept_revocation_lag_ms=1000", server.url()))
+            .await
+            .unwrap(),
+    );
+    let issued = sign_in(&engine, "carol").await;
+    support::until_served_locally(&engine, &issued.token, &mut c).await;
+    let rotated = engine.rotate(&issued.token).await.unwrap();
+    let record = engine.resolve(&rotated.token).await.unwrap();
+    assert!(record.is_some(), "the rotated token is known here at once");
+    support::until_served_locally(&engine, &rotated.token, &mut c).await;
+    engine.logout(&rotated.token).await.unwrap();
+    assert!(
+        engine.resolve(&rotated.token).await.unwrap().is_none(),
+        "this server's own logout is seen at once"
+    );
+}

@@ -151,6 +151,37 @@ pub fn persisted_bytes(url: &str, prefix: &str) -> Vec<u8> {
         .collect()
 }
 
+/// How many `HGET`s a server has answered since it started or its last `CONFIG RESETSTAT`.
+pub fn hget_calls(c: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_hget:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// Resolves `token` until a resolve reaches Redis with no `HGET`: the local copy answered.
+/// Panics if that does not happen within five seconds.
+pub async fn until_served_locally<S: tessera_core::Store>(
+    engine: &tessera_core::Engine<S>,
+    token: &tessera_core::Token,
+    server: &mut redis::Connection,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let before = hget_calls(server);
+        assert!(engine.resolve(token).await.unwrap().is_some());
+        if hget_calls(server) == before {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the local copy never answered a resolve"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A redis-server this test owns: started on a free loopback port, killed on drop.
 pub struct Server {
     child: Child,
