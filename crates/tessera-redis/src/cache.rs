@@ -276,6 +276,8 @@ async fn open(
 async fn keep(cache: Weak<Cache>, url: String, timeout: Duration) {
     let mut serial = 0u64;
     let mut backoff = Duration::from_millis(50);
+    // One log line per stretch without a copy, not one per attempt.
+    let mut warned = false;
     loop {
         let Some(strong) = cache.upgrade() else {
             return;
@@ -306,6 +308,10 @@ async fn keep(cache: Weak<Cache>, url: String, timeout: Duration) {
                 )
                 .await;
                 if let Ok(Ok(link)) = opened {
+                    if warned {
+                        tracing::info!("Redis local copy: tracking connection open again");
+                        warned = false;
+                    }
                     {
                         let mut tracking = strong
                             .tracking
@@ -320,6 +326,16 @@ async fn keep(cache: Weak<Cache>, url: String, timeout: Duration) {
                     backoff = Duration::from_millis(50);
                     Duration::ZERO
                 } else {
+                    if !warned {
+                        let why = match opened {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => format!("no answer within {timeout:?}"),
+                        };
+                        tracing::warn!(
+                            "Redis local copy: cannot open the tracking connection ({why}); every read goes to Redis until it opens"
+                        );
+                        warned = true;
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                     backoff
                 }
