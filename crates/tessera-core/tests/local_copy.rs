@@ -76,14 +76,14 @@ impl Store for LaggingCopy {
 }
 
 /// This server (through the copy) and another (straight on the store), on one clock.
-fn two_servers(
-    policy: Policy,
-) -> (
-    Engine<Arc<LaggingCopy>>,
-    Engine<Arc<MemoryStore>>,
-    Arc<LaggingCopy>,
-    Arc<ManualClock>,
-) {
+struct TwoServers {
+    here: Engine<Arc<LaggingCopy>>,
+    there: Engine<Arc<MemoryStore>>,
+    copy: Arc<LaggingCopy>,
+    clock: Arc<ManualClock>,
+}
+
+fn two_servers(policy: Policy) -> TwoServers {
     let store = Arc::new(MemoryStore::new());
     let copy = Arc::new(LaggingCopy {
         inner: Arc::clone(&store),
@@ -98,12 +98,19 @@ fn two_servers(
         .policy(policy)
         .clock(clock.clone())
         .build();
-    (here, there, copy, clock)
+    TwoServers {
+        here,
+        there,
+        copy,
+        clock,
+    }
 }
 
 #[tokio::test]
 async fn a_token_rotated_elsewhere_is_served_here_not_refused() {
-    let (here, there, copy, _) = two_servers(Policy::default());
+    let TwoServers {
+        here, there, copy, ..
+    } = two_servers(Policy::default());
     let issued = sign_in(&here, "alice").await;
     copy.freeze(&issued.token.session_id()).await;
     let rotated = there.rotate(&issued.token).await.unwrap();
@@ -115,7 +122,9 @@ async fn a_token_rotated_elsewhere_is_served_here_not_refused() {
 
 #[tokio::test]
 async fn a_logout_here_with_a_token_rotated_elsewhere_ends_the_session() {
-    let (here, there, copy, _) = two_servers(Policy::default());
+    let TwoServers {
+        here, there, copy, ..
+    } = two_servers(Policy::default());
     let issued = sign_in(&here, "bob").await;
     copy.freeze(&issued.token.session_id()).await;
     let rotated = there.rotate(&issued.token).await.unwrap();
@@ -133,7 +142,12 @@ async fn a_session_renewed_elsewhere_is_not_ended_here_as_idle() {
         .renewal_throttle(Duration::from_secs(60))
         .build()
         .unwrap();
-    let (here, there, copy, clock) = two_servers(policy);
+    let TwoServers {
+        here,
+        there,
+        copy,
+        clock,
+    } = two_servers(policy);
     let issued = sign_in(&here, "carol").await;
     copy.freeze(&issued.token.session_id()).await;
     // The other server renews the idle deadline; the copy still holds the first one.
@@ -149,7 +163,9 @@ async fn a_session_renewed_elsewhere_is_not_ended_here_as_idle() {
 
 #[tokio::test]
 async fn data_written_elsewhere_is_not_a_conflict_here() {
-    let (here, there, copy, _) = two_servers(Policy::default());
+    let TwoServers {
+        here, there, copy, ..
+    } = two_servers(Policy::default());
     let issued = sign_in(&here, "dave").await;
     let id = issued.token.session_id();
     copy.freeze(&id).await;
