@@ -12,7 +12,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const ACCEPTED: &str = "redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… (TLS), \
 redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,… or rediss+cluster://…, each with \
 optional ?prefix=NAME&timeout_ms=N&wait_replicas=N, and on a single server \
-?accept_revocation_lag_ms=N (1 to 1000: a local copy of sessions that sees another server's \
+?accept_revocation_lag_ms=N (10 to 1000: a local copy of sessions that sees another server's \
 revocation up to N ms late); a host that is not loopback needs TLS \
 (rediss://) unless ?plaintext=accept-session-data-in-the-clear";
 
@@ -142,10 +142,10 @@ impl Address {
                     _ => return refuse("wait_replicas must be a whole number from 0 to 8"),
                 },
                 Some(("accept_revocation_lag_ms", value)) => match value.parse::<u64>() {
-                    Ok(ms @ 1..=1000) => revocation_lag = Some(Duration::from_millis(ms)),
+                    Ok(ms @ 10..=1000) => revocation_lag = Some(Duration::from_millis(ms)),
                     _ => {
                         return refuse(
-                            "accept_revocation_lag_ms must be a whole number from 1 to 1000",
+                            "accept_revocation_lag_ms must be a whole number from 10 to 1000 (a PING goes out every N/4 ms)",
                         )
                     }
                 },
@@ -293,10 +293,10 @@ mod tests {
             ("redis://localhost/abc", "not a number"),
             ("redis://", "no host"),
             ("redis://127.0.0.1:1,127.0.0.2:2", "redis+cluster"),
-            ("redis://localhost?accept_revocation_lag_ms=0", "1 to 1000"),
+            ("redis://localhost?accept_revocation_lag_ms=9", "10 to 1000"),
             (
                 "redis://localhost?accept_revocation_lag_ms=1001",
-                "1 to 1000",
+                "10 to 1000",
             ),
             ("redis://localhost?cache=on", "unknown option"),
             (
