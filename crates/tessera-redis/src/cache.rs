@@ -1,4 +1,4 @@
-//! The opt-in local copy of records and epochs (`?accept_revocation_lag_ms=N`): Redis tells
+//! The opt-in local copy of session records (`?accept_revocation_lag_ms=N`): Redis tells
 //! this process when a key it read changes (RESP3 `CLIENT TRACKING`), and the copy is trusted
 //! only under a lease, so a revocation made on another server is seen here within N
 //! milliseconds even when invalidation messages stop arriving.
@@ -35,19 +35,10 @@ const SHARDS: usize = 16;
 /// Entries kept at most (per process): beyond it a shard forgets an entry to make room.
 pub(crate) const CAPACITY: usize = 262_144;
 
-/// What the copy holds under a key.
-#[derive(Clone)]
-pub(crate) enum Entry {
-    /// A session record (`P:s:{ID}`).
-    Record(Box<Record>),
-    /// A subject's revocation epoch (`P:u:{TAG}:e`).
-    Epoch(u64),
-}
-
 /// The answer of [`Cache::lookup`].
 pub(crate) enum Lookup {
     /// The copy holds the key, and the lease is current.
-    Hit(Entry),
+    Hit(Record),
     /// Read the key over this connection, then hand the value to [`Cache::fill`].
     Miss(MultiplexedConnection, Fill),
     /// Not trusted now (no tracking connection, or the lease lapsed): read as if uncached.
@@ -63,7 +54,8 @@ pub(crate) struct Fill {
 #[derive(Default)]
 struct Shard {
     generation: u64,
-    entries: HashMap<Box<[u8]>, Entry>,
+    /// Session records by their key (`P:s:{ID}`).
+    entries: HashMap<Box<[u8]>, Record>,
 }
 
 /// The tracking connection and what its last answered `PING` says.
@@ -131,7 +123,7 @@ impl Cache {
             return Lookup::Bypass;
         };
         match shard.entries.get(key) {
-            Some(entry) => Lookup::Hit(entry.clone()),
+            Some(record) => Lookup::Hit(record.clone()),
             None => Lookup::Miss(
                 link,
                 Fill {
@@ -143,7 +135,7 @@ impl Cache {
     }
 
     /// Keeps a value read for a [`Lookup::Miss`], unless its key was invalidated meanwhile.
-    pub(crate) fn fill(&self, fill: Fill, key: &[u8], entry: Entry) {
+    pub(crate) fn fill(&self, fill: Fill, key: &[u8], entry: Record) {
         let Some(mut shard) = self.shard(fill.shard) else {
             return;
         };
@@ -360,6 +352,14 @@ mod tests {
         }
     }
 
+    fn record() -> Record {
+        tessera_core::conformance::sample_record(
+            Some("alice"),
+            tessera_core::Timestamp::from_millis(1),
+        )
+        .1
+    }
+
     /// A fill as `lookup` would hand out for `key` now.
     fn fill_for(cache: &Cache, key: &[u8]) -> Fill {
         let shard = cache.shard_of(key);
@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn without_a_tracking_connection_nothing_is_trusted() {
         let cache = cache();
-        cache.fill(fill_for(&cache, b"k"), b"k", Entry::Epoch(1));
+        cache.fill(fill_for(&cache, b"k"), b"k", record());
         assert!(holds(&cache, b"k"));
         assert!(matches!(cache.lookup(b"k"), Lookup::Bypass));
     }
@@ -401,9 +401,9 @@ mod tests {
         let before = fill_for(&cache, b"k");
         // The invalidation is applied while the read is in flight, for a key not yet held.
         cache.pushed(0, &invalidate(&[b"k"]));
-        cache.fill(before, b"k", Entry::Epoch(1));
+        cache.fill(before, b"k", record());
         assert!(!holds(&cache, b"k"), "the old value came back");
-        cache.fill(fill_for(&cache, b"k"), b"k", Entry::Epoch(2));
+        cache.fill(fill_for(&cache, b"k"), b"k", record());
         assert!(holds(&cache, b"k"), "a read after the invalidation is kept");
     }
 
@@ -411,7 +411,7 @@ mod tests {
     fn an_invalidation_message_drops_its_keys_and_a_flush_drops_all() {
         let cache = cache();
         for key in [&b"a"[..], b"b", b"c"] {
-            cache.fill(fill_for(&cache, key), key, Entry::Epoch(1));
+            cache.fill(fill_for(&cache, key), key, record());
         }
         cache.pushed(0, &invalidate(&[b"a", b"b"]));
         assert!(!holds(&cache, b"a") && !holds(&cache, b"b"));
@@ -430,7 +430,7 @@ mod tests {
     fn a_lost_connection_drops_everything_but_an_older_one_changes_nothing() {
         let cache = cache();
         cache.tracking.write().unwrap().serial = 2;
-        cache.fill(fill_for(&cache, b"k"), b"k", Entry::Epoch(1));
+        cache.fill(fill_for(&cache, b"k"), b"k", record());
         let lost = PushInfo {
             kind: PushKind::Disconnection,
             data: Vec::new(),
@@ -449,7 +449,7 @@ mod tests {
         let cache = cache();
         for n in 0..CAPACITY + 100 {
             let key = n.to_le_bytes();
-            cache.fill(fill_for(&cache, &key), &key, Entry::Epoch(1));
+            cache.fill(fill_for(&cache, &key), &key, record());
         }
         let held: usize = cache
             .shards

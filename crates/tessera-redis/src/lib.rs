@@ -65,7 +65,7 @@ use tessera_core::{Created, Record, SessionId, Store, StoreError, Timestamp, Upd
 pub use address::{Address, AddressError, ACCEPTED, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use connection::ConnectError;
 
-use cache::{Cache, Entry, Lookup};
+use cache::{Cache, Lookup};
 use connection::Calls;
 use keys::Keys;
 use scripts::Scripts;
@@ -157,39 +157,6 @@ impl RedisStore {
     fn forget(&self, key: &str) {
         if let Some(cache) = &self.cache {
             cache.forget(key.as_bytes());
-        }
-    }
-
-    /// Reads `key` through the local copy when there is one: a hit costs no round trip; a
-    /// miss reads over the tracking connection and keeps what it read.
-    async fn read_through<T>(
-        &self,
-        what: &'static str,
-        key: &str,
-        cmd: &redis::Cmd,
-        parse: impl FnOnce(Option<Vec<u8>>) -> Result<T, StoreError>,
-        entry: impl FnOnce(&T) -> Option<Entry>,
-        hit: impl FnOnce(Entry) -> Option<T>,
-    ) -> Result<T, StoreError> {
-        let Some(cache) = &self.cache else {
-            return parse(self.calls.query(what, cmd).await?);
-        };
-        match cache.lookup(key.as_bytes()) {
-            Lookup::Hit(held) => {
-                if let Some(value) = hit(held) {
-                    return Ok(value);
-                }
-                // A key holds one kind of entry; anything else is read afresh.
-                parse(self.calls.query(what, cmd).await?)
-            }
-            Lookup::Miss(mut link, fill) => {
-                let value = parse(self.calls.query_on(&mut link, what, cmd).await?)?;
-                if let Some(held) = entry(&value) {
-                    cache.fill(fill, key.as_bytes(), held);
-                }
-                Ok(value)
-            }
-            Lookup::Bypass => parse(self.calls.query(what, cmd).await?),
         }
     }
 }
@@ -293,42 +260,38 @@ impl Store for RedisStore {
     }
 
     async fn subject_epoch(&self, subject: &str) -> Result<u64, StoreError> {
-        // A stale epoch only makes a login fail: the create checks the epoch again atomically.
-        let key = self.keys.epoch(&Keys::subject_tag(subject));
-        self.read_through(
-            "epoch",
-            &key,
-            redis::cmd("GET").arg(&key),
-            |value| match value {
-                None => Ok(0),
-                Some(text) => std::str::from_utf8(&text)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt("an epoch is not a number".into())),
-            },
-            |epoch| Some(Entry::Epoch(*epoch)),
-            |held| match held {
-                Entry::Epoch(epoch) => Some(epoch),
-                Entry::Record(_) => None,
-            },
-        )
-        .await
+        // Never from the local copy: logins are rare per subject, and a copy of every subject's
+        // epoch would cost more (a fill, and a key Redis tracks) than the round trip it saves.
+        let tag = Keys::subject_tag(subject);
+        let epoch: Option<u64> = self
+            .calls
+            .query("epoch", redis::cmd("GET").arg(self.keys.epoch(&tag)))
+            .await?;
+        Ok(epoch.unwrap_or(0))
     }
 
+    /// Through the local copy when there is one: a hit costs no round trip; a miss reads over
+    /// the copy's tracking connection and keeps what it read.
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.load_fresh(id).await;
+        };
         let key = self.keys.session(id);
-        self.read_through(
-            "load",
-            &key,
-            redis::cmd("HGET").arg(&key).arg("r"),
-            |blob| blob.map(|b| encoding::decode(id, &b)).transpose(),
-            |record| record.clone().map(|r| Entry::Record(Box::new(r))),
-            |held| match held {
-                Entry::Record(record) => Some(Some(*record)),
-                Entry::Epoch(_) => None,
-            },
-        )
-        .await
+        match cache.lookup(key.as_bytes()) {
+            Lookup::Hit(record) => Ok(Some(record)),
+            Lookup::Miss(mut link, fill) => {
+                let blob: Option<Vec<u8>> = self
+                    .calls
+                    .query_on(&mut link, "load", redis::cmd("HGET").arg(&key).arg("r"))
+                    .await?;
+                let record = blob.map(|b| encoding::decode(id, &b)).transpose()?;
+                if let Some(record) = &record {
+                    cache.fill(fill, key.as_bytes(), record.clone());
+                }
+                Ok(record)
+            }
+            Lookup::Bypass => self.load_fresh(id).await,
+        }
     }
 
     async fn load_fresh(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
@@ -427,19 +390,16 @@ impl Store for RedisStore {
         except: Option<&SessionId>,
     ) -> Result<Vec<SessionId>, StoreError> {
         let tag = Keys::subject_tag(subject);
-        let epoch_key = self.keys.epoch(&tag);
-        let listed: Result<Vec<Value>, _> = self
+        let listed: Vec<Value> = self
             .calls
             .run(
                 "revoke-all",
                 self.scripts
                     .revoke_begin
-                    .key(&epoch_key)
+                    .key(self.keys.epoch(&tag))
                     .key(self.keys.index(&tag)),
             )
-            .await;
-        self.forget(&epoch_key);
-        let listed = listed?;
+            .await?;
         self.calls.replicated(&self.keys.epoch(&tag)).await?;
         let members = index_members(&listed)?;
         // The fan-out runs as a task of its own: if the caller gives up (a cancelled request),
