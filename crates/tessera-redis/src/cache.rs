@@ -32,7 +32,7 @@ use tessera_core::Record;
 /// Shards of the copy: locks taken per lookup are spread over these.
 const SHARDS: usize = 16;
 
-/// Entries kept at most (per process): beyond it a shard forgets an entry to make room.
+/// Entries kept at most (per process): a shard that reaches its share is emptied.
 pub(crate) const CAPACITY: usize = 262_144;
 
 /// The answer of [`Cache::lookup`].
@@ -143,9 +143,10 @@ impl Cache {
             return;
         }
         if shard.entries.len() >= CAPACITY / SHARDS {
-            if let Some(victim) = shard.entries.keys().next().cloned() {
-                shard.entries.remove(&victim);
-            }
+            // A full shard starts over: one clear per 16,384 fills. Forgetting one entry at a
+            // time was slower: `keys().next()` scans from the table's start past every slot
+            // emptied before (at 1M sessions the copy made resolves slower than no copy).
+            shard.entries.clear();
         }
         shard.entries.insert(key.into(), entry);
     }
