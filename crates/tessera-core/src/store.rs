@@ -175,7 +175,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a record; true if it existed.
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// All records of a subject, in no particular order.
+    /// All records of a subject, in no particular order, read from the store itself (never
+    /// from a local copy: the engine ends the oldest past a subject's session limit).
     fn list_by_subject(
         &self,
         subject: &str,

@@ -372,7 +372,9 @@ impl Store for RedisStore {
         let mut loads = tokio::task::JoinSet::new();
         for id in ids.iter().filter_map(|h| SessionId::from_hex(h)) {
             let store = self.clone();
-            loads.spawn(async move { store.load(&id).await });
+            // Never from the local copy: the engine ends sessions on this list (the oldest past
+            // a subject's limit), and a copy's record may be one another server just revoked.
+            loads.spawn(async move { store.load_fresh(&id).await });
         }
         let mut records = Vec::with_capacity(ids.len());
         while let Some(joined) = loads.join_next().await {

@@ -31,10 +31,13 @@ struct FarRedis {
 
 impl FarRedis {
     fn start() -> Self {
-        let tag = std::process::id() % 100_000;
+        // One namespace, link and subnet per instance: the tests of this file run at once.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+        let tag = (std::process::id() % 100_000) * 10 + n;
         let ns = format!("tessera-part-{tag}");
         let (host_if, far_if) = (format!("tsh{tag}"), format!("tsf{tag}"));
-        let net = 16 + tag % 200; // 10.253.NET.0/30, one per process
+        let net = 16 + tag % 200; // 10.253.NET.0/30, one per instance
         let (near, far) = (format!("10.253.{net}.1"), format!("10.253.{net}.2"));
         let _ = Command::new("ip").args(["netns", "del", &ns]).status();
         ip(&["netns", "add", &ns]);
