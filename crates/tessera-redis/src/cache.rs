@@ -184,20 +184,7 @@ impl Cache {
                 // Redis sends no key list after FLUSHALL/FLUSHDB: everything is stale.
                 _ => self.forget_all(),
             },
-            PushKind::Disconnection => {
-                {
-                    let mut tracking = self
-                        .tracking
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    if tracking.serial != serial {
-                        return;
-                    }
-                    tracking.link = None;
-                    tracking.fresh_since = None;
-                }
-                self.forget_all();
-            }
+            PushKind::Disconnection => self.drop_link(serial),
             _ => {}
         }
     }
@@ -213,7 +200,8 @@ impl Cache {
         }
     }
 
-    /// Gives up on connection `serial` (it did not answer): trust nothing until a new one does.
+    /// Gives up on connection `serial` (it closed, or did not answer): trust nothing until a new
+    /// one does.
     fn drop_link(&self, serial: u64) {
         {
             let mut tracking = self
